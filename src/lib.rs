@@ -1,0 +1,2 @@
+//! AML credential issuer node.
+pub mod lists;
