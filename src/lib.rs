@@ -1,2 +1,4 @@
 //! AML credential issuer node.
 pub mod lists;
+pub mod screening;
+pub mod specs;

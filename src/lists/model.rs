@@ -33,8 +33,8 @@ impl EntityKind {
     }
 }
 
-/// How a name relates to the entity, as the list states it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// How a name relates to the entity, as the list states it. Ordered strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NameKind {
     /// The list's main name for the entry.
@@ -172,9 +172,13 @@ pub struct Wallet {
 pub enum Category {
     Sanction,
     /// Politically exposed person; level 1 (heads of state) to 4 (relatives and close associates).
+    #[serde(rename = "pep-1")]
     Pep1,
+    #[serde(rename = "pep-2")]
     Pep2,
+    #[serde(rename = "pep-3")]
     Pep3,
+    #[serde(rename = "pep-4")]
     Pep4,
     /// PEP whose level the source does not give.
     Pep,
@@ -315,11 +319,7 @@ impl Entity {
 
     /// The primary name, or the first name the list gives.
     pub fn primary_name(&self) -> Option<&str> {
-        self.names
-            .iter()
-            .find(|n| n.kind == NameKind::Primary)
-            .or_else(|| self.names.first())
-            .map(|n| n.value.as_str())
+        self.names.iter().find(|n| n.kind == NameKind::Primary).or_else(|| self.names.first()).map(|n| n.value.as_str())
     }
 
     /// Adds a name unless the same spelling is already there (keeps the stronger kind).

@@ -1,0 +1,368 @@
+//! The candidate index: finds the few listed names worth scoring without scanning them all.
+//!
+//! Two levels keep it compact and fast. The *vocabulary* holds each distinct folded token
+//! once, with its phonetic codes, consonant skeleton and one-deletion variants (SymSpell)
+//! in sorted hash tables, so a query token finds its exact, misspelt, sounds-alike and
+//! cross-script relatives among the vocabulary in a few binary searches. *Postings* then map
+//! each vocabulary token to the names that contain it. Retrieval accumulates IDF-weighted
+//! evidence per name (rare tokens count more), keeps the best-supported names and hands
+//! them to the full scorer. Joined adjacent tokens are indexed too, so "abdulrahman" finds
+//! "abdul rahman" and the reverse.
+
+use rustc_hash::{FxHashMap, FxHasher};
+use std::hash::{Hash, Hasher};
+
+use rphonetic::DoubleMetaphone;
+
+use crate::lists::{Entity, EntityKind, NameKind};
+
+use super::normalize::{AnalyzedName, NameContext, TokenClass, analyze, consonant_skeleton};
+use super::similarity::{jaro_winkler, osa_distance_within};
+
+/// Tokens shorter than this are not expanded to spelling variants (too many neighbours).
+const MIN_FUZZY_LEN: usize = 4;
+/// Tokens longer than this get no deletion variants (names rarely have such parts).
+const MAX_FUZZY_LEN: usize = 24;
+
+/// One token occurrence in an indexed name.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IToken {
+    pub vid: u32,
+    pub class: TokenClass,
+    pub abjad: bool,
+}
+
+/// One listed name, analysed.
+#[derive(Debug, Clone)]
+pub(crate) struct IndexedName {
+    pub entity: u32,
+    /// Position in the entity's `names`.
+    pub name: u16,
+    pub kind: NameKind,
+    pub generic_person_name: bool,
+    tok_start: u32,
+    tok_len: u16,
+}
+
+/// A multimap from 64-bit keys to ids, stored as one sorted vector (compact, cache-friendly).
+#[derive(Debug, Default)]
+struct SortedMultiMap {
+    entries: Vec<(u64, u32)>,
+}
+
+impl SortedMultiMap {
+    fn push(&mut self, key: u64, id: u32) {
+        self.entries.push((key, id));
+    }
+    fn freeze(&mut self) {
+        self.entries.sort_unstable();
+        self.entries.dedup();
+        self.entries.shrink_to_fit();
+    }
+    fn get(&self, key: u64) -> impl Iterator<Item = u32> + '_ {
+        let start = self.entries.partition_point(|e| e.0 < key);
+        self.entries[start..].iter().take_while(move |e| e.0 == key).map(|e| e.1)
+    }
+}
+
+fn hash_key(tag: u8, s: &str) -> u64 {
+    let mut h = FxHasher::default();
+    tag.hash(&mut h);
+    s.hash(&mut h);
+    // Fx is weak in the low bits for short strings; mix once more.
+    let x = h.finish();
+    x ^ (x >> 29).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+const TAG_DELETE: u8 = 1;
+const TAG_PHONETIC: u8 = 2;
+const TAG_SKELETON: u8 = 3;
+const TAG_JOINED: u8 = 4;
+
+/// The distinct tokens of all listed names.
+#[derive(Debug, Default)]
+pub(crate) struct Vocab {
+    pub text: Vec<Box<str>>,
+    ids: FxHashMap<Box<str>, u32>,
+    pub group: Vec<Option<u32>>,
+    /// Double-metaphone primary and alternate code hashes (0 = none).
+    pub phonetic: Vec<[u64; 2]>,
+    /// Number of names containing the token.
+    pub df: Vec<u32>,
+}
+
+impl Vocab {
+    pub fn id(&self, text: &str) -> Option<u32> {
+        self.ids.get(text).copied()
+    }
+}
+
+/// Computes the double-metaphone code hashes of a token (0 when it has none).
+pub(crate) fn phonetic_codes(dm: &DoubleMetaphone, token: &str) -> [u64; 2] {
+    if token.len() < 3 || !token.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return [0, 0];
+    }
+    let r = dm.double_metaphone(token);
+    let p = r.primary();
+    let a = r.alternate();
+    let hp = if p.is_empty() { 0 } else { hash_key(TAG_PHONETIC, &p) };
+    let ha = if a.is_empty() || a == p { 0 } else { hash_key(TAG_PHONETIC, &a) };
+    [hp, ha]
+}
+
+/// Whether two code pairs share a code.
+pub(crate) fn phonetic_equal(a: [u64; 2], b: [u64; 2]) -> bool {
+    a.iter().any(|&x| x != 0 && b.contains(&x))
+}
+
+fn deletion_variants(token: &str, mut f: impl FnMut(&str)) {
+    let b = token.as_bytes();
+    f(token);
+    let mut buf = String::with_capacity(b.len());
+    for skip in 0..b.len() {
+        buf.clear();
+        for (i, &c) in b.iter().enumerate() {
+            if i != skip {
+                buf.push(c as char);
+            }
+        }
+        f(&buf);
+    }
+}
+
+/// Name context for a listed entity's names.
+pub(crate) fn context_for(kind: EntityKind) -> NameContext {
+    match kind {
+        EntityKind::Person => NameContext::Person,
+        EntityKind::Organization | EntityKind::Vessel | EntityKind::Aircraft => NameContext::Organization,
+        EntityKind::Unknown => NameContext::Any,
+    }
+}
+
+/// The name index over a set of entities.
+#[derive(Debug, Default)]
+pub(crate) struct NameIndex {
+    pub vocab: Vocab,
+    pub names: Vec<IndexedName>,
+    tokens: Vec<IToken>,
+    /// CSR postings: names containing vocabulary token `v` are
+    /// `postings[offsets[v]..offsets[v + 1]]`.
+    offsets: Vec<u32>,
+    postings: Vec<u32>,
+    deletes: SortedMultiMap,
+    phonetic: SortedMultiMap,
+    skeletons: SortedMultiMap,
+    /// Joined adjacent-token keys -> names.
+    joined: SortedMultiMap,
+    groups: FxHashMap<u32, Vec<u32>>,
+}
+
+/// A query token's relatives in the vocabulary, strongest first.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Relative {
+    pub vid: u32,
+    pub strength: f32,
+}
+
+impl NameIndex {
+    pub fn build(entities: &[Entity]) -> NameIndex {
+        let dm = DoubleMetaphone::default();
+        let mut ix = NameIndex::default();
+        let mut name_vids: Vec<Vec<u32>> = Vec::new();
+        for (ei, e) in entities.iter().enumerate() {
+            let ctx = context_for(e.kind);
+            for (ni, n) in e.names.iter().enumerate().take(u16::MAX as usize) {
+                let analyzed = analyze(&n.value, ctx);
+                if analyzed.tokens.is_empty() {
+                    continue;
+                }
+                let name_id = ix.names.len() as u32;
+                ix.push_name(ei as u32, ni as u16, n.kind, &analyzed, &dm);
+                let vids: Vec<u32> = ix.name_tokens(name_id).iter().map(|t| t.vid).collect();
+                // Joined keys for adjacent informative pairs.
+                for w in analyzed.tokens.windows(2) {
+                    if w[0].class != TokenClass::Generic && w[1].class != TokenClass::Generic {
+                        let joined = format!("{}{}", w[0].text, w[1].text);
+                        ix.joined.push(hash_key(TAG_JOINED, &joined), name_id);
+                    }
+                }
+                name_vids.push(vids);
+            }
+        }
+        // Postings in CSR form, with document frequencies.
+        let v = ix.vocab.text.len();
+        let mut counts = vec![0u32; v + 1];
+        for vids in &mut name_vids {
+            vids.sort_unstable();
+            vids.dedup();
+            for &vid in vids.iter() {
+                counts[vid as usize + 1] += 1;
+            }
+        }
+        for i in 1..counts.len() {
+            counts[i] += counts[i - 1];
+        }
+        let mut fill = counts.clone();
+        let mut postings = vec![0u32; counts[v] as usize];
+        for (name_id, vids) in name_vids.iter().enumerate() {
+            for &vid in vids {
+                postings[fill[vid as usize] as usize] = name_id as u32;
+                fill[vid as usize] += 1;
+            }
+        }
+        ix.vocab.df = (0..v).map(|i| counts[i + 1] - counts[i]).collect();
+        ix.offsets = counts;
+        ix.postings = postings;
+        ix.deletes.freeze();
+        ix.phonetic.freeze();
+        ix.skeletons.freeze();
+        ix.joined.freeze();
+        ix.tokens.shrink_to_fit();
+        ix.names.shrink_to_fit();
+        ix
+    }
+
+    fn push_name(&mut self, entity: u32, name: u16, kind: NameKind, analyzed: &AnalyzedName, dm: &DoubleMetaphone) {
+        let tok_start = self.tokens.len() as u32;
+        for t in analyzed.tokens.iter().take(u16::MAX as usize) {
+            let vid = self.intern(&t.text, t.group, t.abjad, dm);
+            self.tokens.push(IToken { vid, class: t.class, abjad: t.abjad });
+        }
+        self.names.push(IndexedName {
+            entity,
+            name,
+            kind,
+            generic_person_name: analyzed.generic_person_name,
+            tok_start,
+            tok_len: analyzed.tokens.len().min(u16::MAX as usize) as u16,
+        });
+    }
+
+    fn intern(&mut self, text: &str, group: Option<u32>, abjad: bool, dm: &DoubleMetaphone) -> u32 {
+        if let Some(&id) = self.vocab.ids.get(text) {
+            return id;
+        }
+        let id = self.vocab.text.len() as u32;
+        self.vocab.text.push(text.into());
+        self.vocab.ids.insert(text.into(), id);
+        self.vocab.group.push(group);
+        let codes = phonetic_codes(dm, text);
+        self.vocab.phonetic.push(codes);
+        for c in codes {
+            if c != 0 {
+                self.phonetic.push(c, id);
+            }
+        }
+        if (MIN_FUZZY_LEN..=MAX_FUZZY_LEN).contains(&text.len()) {
+            let deletes = &mut self.deletes;
+            deletion_variants(text, |d| deletes.push(hash_key(TAG_DELETE, d), id));
+        }
+        // Skeletons bridge Arabic-script and Latin spellings; index both sides' forms.
+        let sk = consonant_skeleton(text);
+        if sk.len() >= 2 {
+            self.skeletons.push(hash_key(TAG_SKELETON, &sk), id);
+        }
+        let _ = abjad;
+        if let Some(g) = group {
+            self.groups.entry(g).or_default().push(id);
+        }
+        id
+    }
+
+    pub fn name_tokens(&self, name_id: u32) -> &[IToken] {
+        let n = &self.names[name_id as usize];
+        &self.tokens[n.tok_start as usize..n.tok_start as usize + n.tok_len as usize]
+    }
+
+    pub fn postings(&self, vid: u32) -> &[u32] {
+        &self.postings[self.offsets[vid as usize] as usize..self.offsets[vid as usize + 1] as usize]
+    }
+
+    pub fn joined_names(&self, joined: &str) -> impl Iterator<Item = u32> + '_ {
+        self.joined.get(hash_key(TAG_JOINED, joined))
+    }
+
+    /// Inverse document frequency of a vocabulary token.
+    pub fn idf(&self, vid: u32) -> f32 {
+        let n = self.names.len().max(1) as f32;
+        (1.0 + n / self.vocab.df[vid as usize].max(1) as f32).ln()
+    }
+
+    /// Largest possible idf (a token seen once), for tokens absent from the vocabulary.
+    pub fn max_idf(&self) -> f32 {
+        (1.0 + self.names.len().max(1) as f32).ln()
+    }
+
+    /// Vocabulary relatives of a query token: exact, same name part, joined-equal,
+    /// misspelt (one edit, verified), sounds-alike and same consonant skeleton.
+    pub fn relatives(&self, token: &str, group: Option<u32>, abjad: bool, codes: [u64; 2], out: &mut Vec<Relative>) {
+        out.clear();
+        if let Some(vid) = self.vocab.id(token) {
+            out.push(Relative { vid, strength: 1.0 });
+        }
+        if let Some(g) = group {
+            if let Some(members) = self.groups.get(&g) {
+                out.extend(members.iter().map(|&vid| Relative { vid, strength: 0.95 }));
+            }
+        }
+        if (MIN_FUZZY_LEN..=MAX_FUZZY_LEN).contains(&token.len()) {
+            let tb = token.as_bytes();
+            deletion_variants(token, |d| {
+                for vid in self.deletes.get(hash_key(TAG_DELETE, d)) {
+                    let vt = self.vocab.text[vid as usize].as_bytes();
+                    if osa_distance_within(tb, vt, 2) <= 2 && jaro_winkler(tb, vt) >= 0.8 {
+                        out.push(Relative { vid, strength: 0.85 });
+                    }
+                }
+            });
+        }
+        for c in codes {
+            if c != 0 {
+                out.extend(self.phonetic.get(c).map(|vid| Relative { vid, strength: 0.7 }));
+            }
+        }
+        let sk = consonant_skeleton(token);
+        if sk.len() >= 3 || (abjad && sk.len() >= 2) {
+            out.extend(self.skeletons.get(hash_key(TAG_SKELETON, &sk)).map(|vid| Relative { vid, strength: 0.75 }));
+        }
+        // Strongest first, one entry per vocabulary token.
+        out.sort_unstable_by(|a, b| a.vid.cmp(&b.vid).then(b.strength.total_cmp(&a.strength)));
+        out.dedup_by_key(|r| r.vid);
+        out.sort_unstable_by(|a, b| b.strength.total_cmp(&a.strength));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lists::NameKind;
+
+    fn entity(id: &str, kind: EntityKind, names: &[&str]) -> Entity {
+        let mut e = Entity::new("t", id, kind);
+        for (i, n) in names.iter().enumerate() {
+            e.add_name(n, if i == 0 { NameKind::Primary } else { NameKind::Alias });
+        }
+        e
+    }
+
+    #[test]
+    fn finds_relatives_of_a_misspelt_token() {
+        let es = vec![
+            entity("1", EntityKind::Person, &["Vladimir Vladimirovich PUTIN"]),
+            entity("2", EntityKind::Person, &["Mohammed Ali"]),
+            entity("3", EntityKind::Organization, &["Acme Trading LLC"]),
+        ];
+        let ix = NameIndex::build(&es);
+        let dm = DoubleMetaphone::default();
+        let mut out = Vec::new();
+        ix.relatives("putn", None, false, phonetic_codes(&dm, "putn"), &mut out);
+        let putin = ix.vocab.id("putin").unwrap();
+        assert!(out.iter().any(|r| r.vid == putin));
+        ix.relatives("muhammad", None, false, phonetic_codes(&dm, "muhammad"), &mut out);
+        let mohammed = ix.vocab.id("mohammed").unwrap();
+        assert!(out.iter().any(|r| r.vid == mohammed));
+        assert_eq!(ix.postings(putin), &[0]);
+        assert_eq!(ix.joined_names("vladimirputin").count(), 0);
+        assert_eq!(ix.joined_names("vladimirvladimirovich").count(), 1);
+    }
+}

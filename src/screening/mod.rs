@@ -1,0 +1,704 @@
+//! The AML engine: screens a query (a person or organisation) against loaded watchlists
+//! under a [`Policy`] and decides.
+//!
+//! Public surface: build a [`Watchlists`] from [`LoadedList`]s, then
+//! [`Watchlists::screen`] a [`Query`] under a [`Policy`] to get a [`Screening`]: the
+//! decision, its reason, Smile ID's result code and the hits with their match score, risk
+//! score and explanation. The index is immutable once built, so one instance serves any
+//! number of threads; a list refresh builds a new one beside it and swaps.
+
+pub mod batch;
+mod decide;
+#[doc(hidden)]
+pub mod eval;
+mod index;
+pub mod normalize;
+mod policy;
+mod risk;
+mod score;
+mod similarity;
+#[doc(hidden)]
+pub mod synthetic;
+
+use std::cell::RefCell;
+
+use rphonetic::DoubleMetaphone;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::lists::{Category, Entity, EntityKind, ListMeta, LoadedList, NameKind, PartialDate};
+
+pub use decide::{Decision, HitStatus, NoMatchReason, ResultCode};
+pub use policy::{AutoDecline, CountryConfidence, MatchWeights, Policy, PolicyError, RiskWeights, SourcePolicy};
+pub use risk::RiskFactors;
+pub use score::{DateHow, TokenHow, TokenPair};
+
+use index::{NameIndex, Relative, phonetic_codes, phonetic_equal};
+use normalize::{NameContext, TokenClass, analyze};
+use score::{NameMode, Tok, compare_names, date_similarity, pct, token_similarity};
+
+/// The type of the screened subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubjectType {
+    Person,
+    Organization,
+}
+
+/// What is screened: the batch command's input line and the engine's query.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Query {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub entity_type: Option<SubjectType>,
+    #[serde(default)]
+    pub birth_date: Option<PartialDate>,
+    /// ISO 3166-1 alpha-2 codes (nationalities, citizenships, residence).
+    #[serde(default)]
+    pub countries: Vec<String>,
+    #[serde(default)]
+    pub document_number: Option<String>,
+    #[serde(default)]
+    pub wallet_address: Option<String>,
+}
+
+/// A query the engine refuses to screen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    #[error("a name, document_number or wallet_address is required")]
+    NothingToScreen,
+    #[error("name is too long ({0} characters, at most 300)")]
+    NameTooLong(usize),
+    #[error("name has no letters or digits")]
+    NameEmpty,
+    #[error("country `{0}` is not an ISO 3166-1 alpha-2 code")]
+    BadCountry(String),
+    #[error("{0} is too long (at most 128 characters)")]
+    FieldTooLong(&'static str),
+}
+
+impl QueryError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            QueryError::NothingToScreen => "query_empty",
+            QueryError::NameTooLong(_) | QueryError::FieldTooLong(_) => "query_too_long",
+            QueryError::NameEmpty => "query_name_empty",
+            QueryError::BadCountry(_) => "query_bad_country",
+        }
+    }
+}
+
+impl Query {
+    /// Checks the query and returns its normalized country codes.
+    pub fn validate(&self) -> Result<Vec<String>, QueryError> {
+        let name = self.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        let doc = self.document_number.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        let wallet = self.wallet_address.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        if name.is_none() && doc.is_none() && wallet.is_none() {
+            return Err(QueryError::NothingToScreen);
+        }
+        if let Some(n) = name {
+            let chars = n.chars().count();
+            if chars > 300 {
+                return Err(QueryError::NameTooLong(chars));
+            }
+            if normalize::fold(n).is_empty() {
+                return Err(QueryError::NameEmpty);
+            }
+        }
+        if doc.is_some_and(|d| d.len() > 128) {
+            return Err(QueryError::FieldTooLong("document_number"));
+        }
+        if wallet.is_some_and(|w| w.len() > 128) {
+            return Err(QueryError::FieldTooLong("wallet_address"));
+        }
+        let mut countries = Vec::new();
+        for c in &self.countries {
+            let c = c.trim();
+            if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic()) {
+                return Err(QueryError::BadCountry(c.to_string()));
+            }
+            let up = c.to_ascii_uppercase();
+            if !countries.contains(&up) {
+                countries.push(up);
+            }
+        }
+        Ok(countries)
+    }
+}
+
+/// A document-number or wallet-address match: identity beyond doubt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GoldenKey {
+    /// `document_number` or `wallet_address`.
+    pub kind: String,
+    pub value: String,
+}
+
+/// Why a hit scored what it scored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Explanation {
+    pub summary: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_name: Option<String>,
+    pub matched_name: String,
+    pub matched_name_kind: NameKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub golden_key: Option<GoldenKey>,
+    /// Per-field scores 0-100; `null` when the field was unknown on either side.
+    pub name_score: Option<u8>,
+    pub dob_score: Option<u8>,
+    pub country_score: Option<u8>,
+    /// The weights that applied after unknown fields dropped out (sum 100).
+    pub weights_applied: MatchWeights,
+    pub tokens: Vec<TokenPair>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmatched_query_tokens: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmatched_listed_tokens: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dob: Option<DobExplanation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<CountryExplanation>,
+    pub risk_factors: RiskFactors,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DobExplanation {
+    pub query: PartialDate,
+    pub listed: PartialDate,
+    pub how: DateHow,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CountryExplanation {
+    pub query: Vec<String>,
+    pub listed: Vec<String>,
+    /// `matching`, `mismatching` or `none`.
+    pub how: &'static str,
+}
+
+/// One listed entity that may be the subject.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    pub entity_id: String,
+    pub source: String,
+    pub matched_name: String,
+    pub match_score: u8,
+    pub risk_score: u8,
+    pub categories: Vec<Category>,
+    pub review_status: HitStatus,
+    pub explanation: Explanation,
+}
+
+/// Name, hash and date of a list a screening ran against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListVersion {
+    pub name: String,
+    pub content_hash: String,
+    pub list_date: Option<String>,
+}
+
+/// The engine's answer for one query.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Screening {
+    pub decision: Decision,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_match_reason: Option<NoMatchReason>,
+    pub result_code: ResultCode,
+    /// Possible matches (at or above the match threshold), best first.
+    pub hits: Vec<Hit>,
+    /// The best candidates the policy turned into automatic false positives (at most 5).
+    pub false_positives: Vec<Hit>,
+    pub lists: Vec<ListVersion>,
+}
+
+/// Loaded watchlists with their search index.
+pub struct Watchlists {
+    lists: Vec<ListMeta>,
+    entities: Vec<Entity>,
+    by_id: FxHashMap<String, u32>,
+    names: NameIndex,
+    documents: FxHashMap<String, Vec<u32>>,
+    wallets: FxHashMap<String, Vec<u32>>,
+    metaphone: DoubleMetaphone,
+}
+
+impl std::fmt::Debug for Watchlists {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watchlists").field("lists", &self.lists).field("entities", &self.entities.len()).finish()
+    }
+}
+
+/// Document numbers compare on letters and digits only, upper case: "AB 12-345" == "ab12345".
+pub fn normalize_document(s: &str) -> String {
+    s.chars().filter(|c| c.is_ascii_alphanumeric()).map(|c| c.to_ascii_uppercase()).collect()
+}
+
+/// Wallet addresses compare case-insensitively: EVM checksums are case-encoded, some published
+/// lists are lower-cased, and base58 collisions across case are negligible.
+pub fn normalize_wallet(s: &str) -> String {
+    s.trim().to_ascii_lowercase()
+}
+
+/// Shortest document number taken as a golden key; shorter ones collide by chance.
+const MIN_DOCUMENT_LEN: usize = 5;
+/// Names scored per query, at most.
+const MAX_CANDIDATES: usize = 96;
+
+struct Scratch {
+    acc: Vec<f32>,
+    mask: Vec<u32>,
+    touched: Vec<u32>,
+    relatives: Vec<Relative>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { acc: Vec::new(), mask: Vec::new(), touched: Vec::new(), relatives: Vec::new() }) };
+}
+
+/// The best name comparison of one candidate entity.
+struct Candidate {
+    entity: u32,
+    name: u16,
+    kind: NameKind,
+    score: f64,
+    cmp: score::NameComparison,
+}
+
+impl Watchlists {
+    /// Builds the index over the given lists.
+    pub fn build(lists: Vec<LoadedList>) -> Watchlists {
+        let mut metas = Vec::with_capacity(lists.len());
+        let mut entities = Vec::new();
+        for l in lists {
+            metas.push(l.meta);
+            entities.extend(l.entities);
+        }
+        let names = NameIndex::build(&entities);
+        let mut by_id = FxHashMap::default();
+        let mut documents: FxHashMap<String, Vec<u32>> = FxHashMap::default();
+        let mut wallets: FxHashMap<String, Vec<u32>> = FxHashMap::default();
+        for (i, e) in entities.iter().enumerate() {
+            by_id.insert(e.id.clone(), i as u32);
+            for d in &e.documents {
+                let n = normalize_document(&d.number);
+                if n.len() >= MIN_DOCUMENT_LEN {
+                    documents.entry(n).or_default().push(i as u32);
+                }
+            }
+            for w in &e.wallets {
+                wallets.entry(normalize_wallet(&w.address)).or_default().push(i as u32);
+            }
+        }
+        Watchlists { lists: metas, entities, by_id, names, documents, wallets, metaphone: DoubleMetaphone::default() }
+    }
+
+    /// Metadata of the loaded lists.
+    pub fn lists(&self) -> &[ListMeta] {
+        &self.lists
+    }
+
+    pub fn entity_count(&self) -> usize {
+        self.entities.len()
+    }
+
+    /// Number of indexed names (aliases included).
+    pub fn name_count(&self) -> usize {
+        self.names.names.len()
+    }
+
+    pub fn entity(&self, id: &str) -> Option<&Entity> {
+        self.by_id.get(id).map(|&i| &self.entities[i as usize])
+    }
+
+    pub fn entities(&self) -> &[Entity] {
+        &self.entities
+    }
+
+    /// List versions for credentials and audit.
+    pub fn versions(&self) -> Vec<ListVersion> {
+        self.lists
+            .iter()
+            .map(|m| ListVersion {
+                name: m.name.clone(),
+                content_hash: m.content_hash.clone(),
+                list_date: m.list_date.clone(),
+            })
+            .collect()
+    }
+
+    /// Screens one query under a policy. The policy must be valid ([`Policy::validate`]).
+    pub fn screen(&self, query: &Query, policy: &Policy) -> Result<Screening, QueryError> {
+        let countries = query.validate()?;
+        let mut scored: Vec<(Hit, f64, bool)> = Vec::new();
+        let mut seen: FxHashMap<u32, usize> = FxHashMap::default();
+
+        // Golden keys first: exact identifiers.
+        for (kind, value, map) in [
+            ("document_number", query.document_number.as_deref().map(normalize_document), &self.documents),
+            ("wallet_address", query.wallet_address.as_deref().map(normalize_wallet), &self.wallets),
+        ] {
+            let Some(v) = value.filter(|v| !v.is_empty()) else { continue };
+            if let Some(ids) = map.get(&v) {
+                for &e in ids {
+                    let key = GoldenKey { kind: kind.to_string(), value: v.clone() };
+                    let hit = self.golden_hit(e, key, query, &countries, policy);
+                    seen.insert(e, scored.len());
+                    scored.push((hit, 1.0, true));
+                }
+            }
+        }
+
+        // Names.
+        if let Some(name) = query.name.as_deref().filter(|n| !n.trim().is_empty()) {
+            let ctx = match query.entity_type {
+                Some(SubjectType::Person) => NameContext::Person,
+                Some(SubjectType::Organization) => NameContext::Organization,
+                None => NameContext::Any,
+            };
+            for cand in self.name_candidates(name, ctx, query.entity_type, policy) {
+                if seen.contains_key(&cand.entity) {
+                    continue;
+                }
+                let hit = self.name_hit(&cand, name, query, &countries, policy);
+                scored.push((hit, cand.score, false));
+            }
+        }
+        Ok(decide::decide(scored, policy, query, self.versions()))
+    }
+
+    /// Retrieves and scores candidate names; returns the best name per entity, only for
+    /// entities the policy screens and whose type fits the query.
+    fn name_candidates(
+        &self,
+        name: &str,
+        ctx: NameContext,
+        subject: Option<SubjectType>,
+        policy: &Policy,
+    ) -> Vec<Candidate> {
+        let analyzed = analyze(name, ctx);
+        if analyzed.tokens.is_empty() {
+            return Vec::new();
+        }
+        let ix = &self.names;
+        let qcodes: Vec<[u64; 2]> = analyzed.tokens.iter().map(|t| phonetic_codes(&self.metaphone, &t.text)).collect();
+        let qtoks: Vec<Tok<'_>> = analyzed
+            .tokens
+            .iter()
+            .map(|t| Tok { text: &t.text, class: t.class, group: t.group, abjad: t.abjad })
+            .collect();
+        let picked: Vec<u32> = SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            let Scratch { acc, mask, touched, relatives } = &mut *s;
+            if acc.len() < ix.names.len() {
+                acc.resize(ix.names.len(), 0.0);
+                mask.resize(ix.names.len(), 0);
+            }
+            let mut total = 0.0f32;
+            for (qi, t) in analyzed.tokens.iter().enumerate().take(31) {
+                if t.class == TokenClass::Initial {
+                    continue;
+                }
+                let class_w = match t.class {
+                    TokenClass::Normal => 1.0,
+                    TokenClass::Particle => 0.3,
+                    _ => 0.15,
+                };
+                ix.relatives(&t.text, t.group, t.abjad, qcodes[qi], relatives);
+                let own_idf =
+                    relatives.first().filter(|r| r.strength >= 1.0).map(|r| ix.idf(r.vid)).unwrap_or(ix.max_idf());
+                total += class_w * own_idf;
+                let bit = 1u32 << qi;
+                for r in relatives.iter() {
+                    let w = class_w * ix.idf(r.vid) * r.strength;
+                    for &n in ix.postings(r.vid) {
+                        let m = &mut mask[n as usize];
+                        if *m & bit == 0 {
+                            if *m == 0 {
+                                touched.push(n);
+                            }
+                            *m |= bit;
+                            acc[n as usize] += w;
+                        }
+                    }
+                }
+            }
+            // Joined forms: a query token that is two listed tokens, and two query tokens
+            // that are one listed token.
+            let toks = &analyzed.tokens;
+            let bump = |n: u32, w: f32, acc: &mut Vec<f32>, mask: &mut Vec<u32>, touched: &mut Vec<u32>| {
+                if mask[n as usize] == 0 {
+                    touched.push(n);
+                }
+                mask[n as usize] |= 1 << 31;
+                acc[n as usize] += w;
+            };
+            for t in toks.iter().filter(|t| t.class == TokenClass::Normal && t.text.len() >= 5) {
+                for n in ix.joined_names(&t.text) {
+                    bump(n, ix.max_idf(), acc, mask, touched);
+                }
+            }
+            for w in toks.windows(2) {
+                let joined = format!("{}{}", w[0].text, w[1].text);
+                if let Some(vid) = ix.vocab.id(&joined) {
+                    let weight = ix.idf(vid);
+                    for &n in ix.postings(vid) {
+                        bump(n, weight, acc, mask, touched);
+                    }
+                }
+            }
+            // Keep names with enough support, best first.
+            let floor = 0.25 * total;
+            let mut cands: Vec<(f32, u32)> =
+                touched.iter().filter(|&&n| acc[n as usize] >= floor).map(|&n| (acc[n as usize], n)).collect();
+            for &n in touched.iter() {
+                acc[n as usize] = 0.0;
+                mask[n as usize] = 0;
+            }
+            touched.clear();
+            if cands.len() > MAX_CANDIDATES {
+                cands.select_nth_unstable_by(MAX_CANDIDATES, |a, b| b.0.total_cmp(&a.0));
+                cands.truncate(MAX_CANDIDATES);
+            }
+            cands.into_iter().map(|(_, n)| n).collect()
+        });
+
+        self.score_names(&qtoks, &qcodes, picked, subject, policy)
+    }
+
+    /// Scores the given indexed names against the query tokens; keeps the best name per
+    /// entity, for entities the policy screens and whose type fits.
+    fn score_names(
+        &self,
+        qtoks: &[Tok<'_>],
+        qcodes: &[[u64; 2]],
+        name_ids: Vec<u32>,
+        subject: Option<SubjectType>,
+        policy: &Policy,
+    ) -> Vec<Candidate> {
+        let ix = &self.names;
+        let mode = NameMode { strict: policy.strict };
+        let mut memo: FxHashMap<(u8, u32), (f64, TokenHow)> = FxHashMap::default();
+        let mut best: FxHashMap<u32, Candidate> = FxHashMap::default();
+        for name_id in name_ids {
+            let n = &ix.names[name_id as usize];
+            let e = &self.entities[n.entity as usize];
+            if !kind_fits(subject, e.kind) || !self.screened(e, policy) {
+                continue;
+            }
+            let itoks = ix.name_tokens(name_id);
+            let ctoks: Vec<Tok<'_>> = itoks
+                .iter()
+                .map(|t| Tok {
+                    text: &ix.vocab.text[t.vid as usize],
+                    class: t.class,
+                    group: ix.vocab.group[t.vid as usize],
+                    abjad: t.abjad,
+                })
+                .collect();
+            let cmp = compare_names(qtoks, &ctoks, mode, |i, j| {
+                let vid = itoks[j].vid;
+                *memo.entry((i as u8, vid)).or_insert_with(|| {
+                    let peq = phonetic_equal(qcodes[i], ix.vocab.phonetic[vid as usize]);
+                    token_similarity(&qtoks[i], &ctoks[j], peq, mode)
+                })
+            });
+            let mut score = cmp.score;
+            // Weak aliases and generic person names ("Abu Ali") identify nobody on their own.
+            if n.kind == NameKind::Weak {
+                score = score.min(0.92);
+            }
+            if n.generic_person_name {
+                score = score.min(0.85);
+            }
+            let better = best.get(&n.entity).is_none_or(|b| score > b.score || (score == b.score && n.kind < b.kind));
+            if better {
+                best.insert(n.entity, Candidate { entity: n.entity, name: n.name, kind: n.kind, score, cmp });
+            }
+        }
+        best.into_values().collect()
+    }
+
+    /// Whether `entity_id` would be a possible match for `query` if the index had retrieved
+    /// it: scores every name of that entity directly. Used to measure index recall.
+    #[doc(hidden)]
+    pub fn exhaustive_flags(&self, query: &Query, policy: &Policy, entity_id: &str) -> bool {
+        let (Some(&ei), Some(name)) = (self.by_id.get(entity_id), query.name.as_deref()) else { return false };
+        let Ok(countries) = query.validate() else { return false };
+        let ctx = match query.entity_type {
+            Some(SubjectType::Person) => NameContext::Person,
+            Some(SubjectType::Organization) => NameContext::Organization,
+            None => NameContext::Any,
+        };
+        let analyzed = analyze(name, ctx);
+        let qcodes: Vec<[u64; 2]> = analyzed.tokens.iter().map(|t| phonetic_codes(&self.metaphone, &t.text)).collect();
+        let qtoks: Vec<Tok<'_>> = analyzed
+            .tokens
+            .iter()
+            .map(|t| Tok { text: &t.text, class: t.class, group: t.group, abjad: t.abjad })
+            .collect();
+        let ids: Vec<u32> =
+            self.names.names.iter().enumerate().filter(|(_, n)| n.entity == ei).map(|(i, _)| i as u32).collect();
+        self.score_names(&qtoks, &qcodes, ids, query.entity_type, policy)
+            .iter()
+            .any(|c| self.name_hit(c, name, query, &countries, policy).review_status == HitStatus::Unreviewed)
+    }
+
+    /// Whether the policy screens this entity at all (source enabled, a category screened).
+    fn screened(&self, e: &Entity, policy: &Policy) -> bool {
+        policy.source(&e.source).enabled && e.categories.iter().any(|c| policy.categories.contains(c))
+    }
+
+    fn name_hit(
+        &self,
+        cand: &Candidate,
+        query_name: &str,
+        query: &Query,
+        countries: &[String],
+        policy: &Policy,
+    ) -> Hit {
+        let e = &self.entities[cand.entity as usize];
+        let matched = e.names.get(cand.name as usize).map(|n| n.value.clone()).unwrap_or_default();
+        let (dob_score, dob) = self.dob_field(e, query, policy);
+        let (country_score, country) = country_field(e, countries, policy);
+        let name_score = pct(cand.score);
+        let (match_score, weights_applied) = combine(policy.match_weights, Some(name_score), dob_score, country_score);
+        let risk_factors = RiskFactors::of(e);
+        let risk_score = risk_factors.score(policy.risk_weights);
+        let status = if match_score >= policy.threshold_for(&e.source) {
+            HitStatus::Unreviewed
+        } else {
+            HitStatus::FalsePositive
+        };
+        let summary = summarize(query_name, &matched, name_score, dob_score, country_score, match_score);
+        Hit {
+            entity_id: e.id.clone(),
+            source: e.source.clone(),
+            matched_name: matched.clone(),
+            match_score,
+            risk_score,
+            categories: e.categories.clone(),
+            review_status: status,
+            explanation: Explanation {
+                summary,
+                query_name: Some(query_name.to_string()),
+                matched_name: matched,
+                matched_name_kind: cand.kind,
+                golden_key: None,
+                name_score: Some(name_score),
+                dob_score,
+                country_score,
+                weights_applied,
+                tokens: cand.cmp.pairs.clone(),
+                unmatched_query_tokens: cand.cmp.unmatched_query.clone(),
+                unmatched_listed_tokens: cand.cmp.unmatched_listed.clone(),
+                dob,
+                country,
+                risk_factors,
+            },
+        }
+    }
+
+    fn golden_hit(&self, ei: u32, key: GoldenKey, query: &Query, countries: &[String], policy: &Policy) -> Hit {
+        let e = &self.entities[ei as usize];
+        let (dob_score, dob) = self.dob_field(e, query, policy);
+        let (country_score, country) = country_field(e, countries, policy);
+        let matched = e.primary_name().unwrap_or_default().to_string();
+        let risk_factors = RiskFactors::of(e);
+        let summary = format!(
+            "{} {} is listed for this entity: identity match (golden key, score 100)",
+            key.kind.replace('_', " "),
+            key.value
+        );
+        Hit {
+            entity_id: e.id.clone(),
+            source: e.source.clone(),
+            matched_name: matched.clone(),
+            match_score: 100,
+            risk_score: risk_factors.score(policy.risk_weights),
+            categories: e.categories.clone(),
+            review_status: HitStatus::Unreviewed,
+            explanation: Explanation {
+                summary,
+                query_name: query.name.clone(),
+                matched_name: matched,
+                matched_name_kind: NameKind::Primary,
+                golden_key: Some(key),
+                name_score: None,
+                dob_score,
+                country_score,
+                weights_applied: MatchWeights { name: 0, dob: 0, country: 0 },
+                tokens: Vec::new(),
+                unmatched_query_tokens: Vec::new(),
+                unmatched_listed_tokens: Vec::new(),
+                dob,
+                country,
+                risk_factors,
+            },
+        }
+    }
+
+    fn dob_field(&self, e: &Entity, query: &Query, policy: &Policy) -> (Option<u8>, Option<DobExplanation>) {
+        match query.birth_date.and_then(|q| date_similarity(q, &e.birth_dates, policy.strict).map(|r| (q, r))) {
+            Some((q, (s, how, listed))) => (Some(pct(s)), Some(DobExplanation { query: q, listed, how })),
+            None => (None, None),
+        }
+    }
+}
+
+/// Persons match persons; organisations match organisations, vessels and aircraft; entries
+/// of unknown type (bare wallet lists) match anything.
+fn kind_fits(subject: Option<SubjectType>, kind: EntityKind) -> bool {
+    match (subject, kind) {
+        (None, _) | (_, EntityKind::Unknown) => true,
+        (Some(SubjectType::Person), k) => k == EntityKind::Person,
+        (Some(SubjectType::Organization), k) => k != EntityKind::Person,
+    }
+}
+
+fn country_field(e: &Entity, countries: &[String], policy: &Policy) -> (Option<u8>, Option<CountryExplanation>) {
+    let listed: Vec<String> = e.nationalities.iter().chain(&e.countries).cloned().collect();
+    let conf = policy.country_confidence;
+    if countries.is_empty() || listed.is_empty() {
+        return match conf.none {
+            Some(v) => (Some(v), Some(CountryExplanation { query: countries.to_vec(), listed, how: "none" })),
+            None => (None, None),
+        };
+    }
+    let matching = countries.iter().any(|c| listed.contains(c));
+    let (score, how) = if matching { (conf.matching, "matching") } else { (conf.mismatching, "mismatching") };
+    (Some(score), Some(CountryExplanation { query: countries.to_vec(), listed, how }))
+}
+
+/// Weighted mean over the known fields; returns the score and the weights that applied.
+fn combine(w: MatchWeights, name: Option<u8>, dob: Option<u8>, country: Option<u8>) -> (u8, MatchWeights) {
+    let parts = [(w.name, name), (w.dob, dob), (w.country, country)];
+    let total: u32 = parts.iter().filter(|(_, s)| s.is_some()).map(|(w, _)| u32::from(*w)).sum();
+    if total == 0 {
+        return (0, MatchWeights { name: 0, dob: 0, country: 0 });
+    }
+    let sum: u32 = parts.iter().filter_map(|(w, s)| s.map(|s| u32::from(*w) * u32::from(s))).sum();
+    let applied = |i: usize| parts[i].1.map(|_| ((u32::from(parts[i].0) * 100 + total / 2) / total) as u8).unwrap_or(0);
+    (((sum + total / 2) / total) as u8, MatchWeights { name: applied(0), dob: applied(1), country: applied(2) })
+}
+
+fn summarize(query: &str, matched: &str, name: u8, dob: Option<u8>, country: Option<u8>, total: u8) -> String {
+    let mut s = format!("`{query}` ~ `{matched}`: name {name}");
+    match dob {
+        Some(d) => s.push_str(&format!(", birth date {d}")),
+        None => s.push_str(", birth date unknown"),
+    }
+    match country {
+        Some(c) => s.push_str(&format!(", country {c}")),
+        None => s.push_str(", country unknown"),
+    }
+    s.push_str(&format!(" => match score {total}"));
+    s
+}
+
+#[cfg(test)]
+mod tests;

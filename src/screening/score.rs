@@ -1,0 +1,382 @@
+//! Field scores: name alignment, birth date, country.
+//!
+//! Name similarity aligns tokens one-to-one (greedy by similarity, best first), independent of
+//! order, then weighs what matched against what did not. A query part the listed name lacks
+//! costs much more than a listed part the query lacks, because KYC data routinely drops
+//! middle names and patronymics, while an extra given name in the query usually means another
+//! person. Generic words (legal forms) and particles carry little weight, so "BELLETECH CORP"
+//! never matches "11420 CORP." on "corp" alone.
+
+use serde::Serialize;
+
+use crate::lists::PartialDate;
+
+use super::normalize::{TokenClass, consonant_skeleton};
+use super::similarity::jaro_winkler;
+
+/// One token of a name in the index or a query, ready for comparison.
+#[derive(Debug, Clone)]
+pub struct Tok<'a> {
+    pub text: &'a str,
+    pub class: TokenClass,
+    pub group: Option<u32>,
+    pub abjad: bool,
+}
+
+/// How two tokens were found to agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TokenHow {
+    Exact,
+    /// Spelling variant (typo, transliteration variant) judged by Jaro-Winkler.
+    Spelling,
+    /// Same name part in another script or a known nickname (rigour's symbol tables).
+    NamePart,
+    /// Arabic-script token compared by its consonant skeleton.
+    Skeleton,
+    /// Sounds alike (double metaphone); lenient mode only.
+    Phonetic,
+    /// An initial standing for a full name part.
+    Initial,
+    /// One token on one side is two tokens joined on the other.
+    Joined,
+}
+
+/// One aligned token pair, for the explanation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TokenPair {
+    pub query: String,
+    pub listed: String,
+    /// 0-100.
+    pub similarity: u8,
+    pub how: TokenHow,
+}
+
+/// Result of comparing two names.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NameComparison {
+    /// 0.0-1.0.
+    #[serde(skip)]
+    pub score: f64,
+    pub pairs: Vec<TokenPair>,
+    pub unmatched_query: Vec<String>,
+    pub unmatched_listed: Vec<String>,
+}
+
+/// Matching mode knobs that differ between strict and lenient matching.
+#[derive(Debug, Clone, Copy)]
+pub struct NameMode {
+    pub strict: bool,
+}
+
+impl NameMode {
+    fn min_token_similarity(self) -> f64 {
+        if self.strict { 0.84 } else { 0.78 }
+    }
+    fn initial_similarity(self) -> f64 {
+        if self.strict { 0.96 } else { 1.0 }
+    }
+}
+
+/// Weight of a token in the name score: longer, informative tokens say more.
+fn token_weight(t: &Tok<'_>) -> f64 {
+    let len = t.text.len().clamp(2, 10) as f64;
+    match t.class {
+        TokenClass::Normal => len,
+        TokenClass::Initial => 2.0,
+        TokenClass::Particle => 0.3 * len,
+        TokenClass::Generic => 0.2 * len,
+    }
+}
+
+/// Share of an unmatched token's weight that counts against the score.
+const UNMATCHED_QUERY_COST: f64 = 0.8;
+const UNMATCHED_LISTED_COST: f64 = 0.08;
+
+/// Similarity of two single tokens, with how they agree. `phonetic_equal` is supplied by the
+/// caller (codes are precomputed on the index side).
+pub fn token_similarity(q: &Tok<'_>, c: &Tok<'_>, phonetic_equal: bool, mode: NameMode) -> (f64, TokenHow) {
+    if q.text == c.text {
+        return (1.0, TokenHow::Exact);
+    }
+    if q.group.is_some() && q.group == c.group {
+        return (0.97, TokenHow::NamePart);
+    }
+    let (qb, cb) = (q.text.as_bytes(), c.text.as_bytes());
+    // Initials: "v" stands for "vladimir"; two initials must be equal (handled above).
+    if q.class == TokenClass::Initial || c.class == TokenClass::Initial {
+        if q.class == TokenClass::Initial && c.class == TokenClass::Initial {
+            return (0.0, TokenHow::Initial);
+        }
+        return if qb[0] == cb[0] { (mode.initial_similarity(), TokenHow::Initial) } else { (0.0, TokenHow::Initial) };
+    }
+    let mut best = (jaro_winkler(qb, cb), TokenHow::Spelling);
+    // Short tokens: Jaro-Winkler is generous on 2-3 letters ("al"/"el" 0.7); demand near
+    // equality by capping their spelling similarity.
+    if qb.len().min(cb.len()) <= 3 && best.0 < 1.0 {
+        best.0 = best.0.min(if qb.len() == cb.len() && first_diff_only_vowel(qb, cb) { 0.9 } else { 0.6 });
+    }
+    if q.abjad != c.abjad {
+        let (sq, sc) = (consonant_skeleton(q.text), consonant_skeleton(c.text));
+        if sq.len() >= 2 && sc.len() >= 2 {
+            let s = if sq == sc { 0.95 } else { 0.97 * jaro_winkler(sq.as_bytes(), sc.as_bytes()) };
+            if s > best.0 {
+                best = (s, TokenHow::Skeleton);
+            }
+        }
+    }
+    if !mode.strict && phonetic_equal && best.0 < 0.92 && qb.len() >= 3 && cb.len() >= 3 {
+        best = (0.92, TokenHow::Phonetic);
+    }
+    best
+}
+
+/// "al"/"el", "bin"/"ben": same length, differing in one vowel.
+fn first_diff_only_vowel(a: &[u8], b: &[u8]) -> bool {
+    let diffs: Vec<(u8, u8)> = a.iter().zip(b).filter(|(x, y)| x != y).map(|(x, y)| (*x, *y)).collect();
+    let vowel = |c: u8| matches!(c, b'a' | b'e' | b'i' | b'o' | b'u' | b'y');
+    diffs.len() == 1 && vowel(diffs[0].0) && vowel(diffs[0].1)
+}
+
+/// One possible alignment: query tokens `q` (bit set) with listed tokens `c` (bit set).
+struct Alignment {
+    sim: f64,
+    q: u64,
+    c: u64,
+    how: TokenHow,
+}
+
+/// Compares a query name with a listed name. `sim` gives the similarity of query token `i`
+/// to listed token `j` (memoized by the caller).
+pub fn compare_names(
+    q: &[Tok<'_>],
+    c: &[Tok<'_>],
+    mode: NameMode,
+    mut sim: impl FnMut(usize, usize) -> (f64, TokenHow),
+) -> NameComparison {
+    // Bit sets limit names to 64 tokens; longer "names" are free text, not names.
+    let q = &q[..q.len().min(64)];
+    let c = &c[..c.len().min(64)];
+    let min_sim = mode.min_token_similarity();
+    let mut cands: Vec<Alignment> = Vec::with_capacity(q.len() * c.len() + 4);
+    for i in 0..q.len() {
+        for j in 0..c.len() {
+            let (s, how) = sim(i, j);
+            if s >= min_sim {
+                cands.push(Alignment { sim: s, q: 1 << i, c: 1 << j, how });
+            }
+        }
+    }
+    // Joined/split tokens: one token on one side may be two adjacent tokens on the other
+    // ("abdulrahman" / "abdul rahman", "xi jinping" / "xi jin ping").
+    join_candidates(q, c, &mut cands, false);
+    join_candidates(c, q, &mut cands, true);
+    // Best first; on equal similarity prefer the alignment covering more tokens.
+    cands.sort_by(|a, b| {
+        b.sim
+            .total_cmp(&a.sim)
+            .then((b.q | b.c).count_ones().cmp(&(a.q | a.c).count_ones()))
+            .then(a.q.cmp(&b.q))
+            .then(a.c.cmp(&b.c))
+    });
+    let (mut q_used, mut c_used) = (0u64, 0u64);
+    let mut matched_weight = 0.0;
+    let mut denom = 0.0;
+    let mut pairs = Vec::new();
+    let mut informative_matches = 0usize;
+    for a in cands {
+        if q_used & a.q != 0 || c_used & a.c != 0 {
+            continue;
+        }
+        q_used |= a.q;
+        c_used |= a.c;
+        let (qt, ct) = (members(q, a.q), members(c, a.c));
+        // An initial agreeing with a name part is consistent, not strong, evidence: it
+        // weighs as an initial on both sides.
+        let w = if a.how == TokenHow::Initial {
+            4.0
+        } else {
+            qt.iter().map(|t| token_weight(t)).sum::<f64>() + ct.iter().map(|t| token_weight(t)).sum::<f64>()
+        };
+        matched_weight += a.sim * w;
+        denom += w;
+        if qt.iter().any(|t| t.class == TokenClass::Normal) && ct.iter().any(|t| t.class == TokenClass::Normal) {
+            informative_matches += 1;
+        }
+        pairs.push(TokenPair { query: joined_text(&qt), listed: joined_text(&ct), similarity: pct(a.sim), how: a.how });
+    }
+
+    let mut unmatched_query = Vec::new();
+    for (i, t) in q.iter().enumerate() {
+        if q_used & (1 << i) == 0 {
+            denom += UNMATCHED_QUERY_COST * token_weight(t);
+            unmatched_query.push(t.text.to_string());
+        }
+    }
+    let mut unmatched_listed = Vec::new();
+    for (j, t) in c.iter().enumerate() {
+        if c_used & (1 << j) == 0 {
+            denom += UNMATCHED_LISTED_COST * token_weight(t);
+            unmatched_listed.push(t.text.to_string());
+        }
+    }
+    let mut score = if denom > 0.0 { matched_weight / denom } else { 0.0 };
+    // Nothing informative agreed: legal forms, particles or initials alone are never a match.
+    if informative_matches == 0 {
+        score = score.min(0.5);
+    }
+    // A multi-part query name matched on one part only is a weak match however long that
+    // part is ("Maria Ivanova" vs "Ivanova").
+    let q_informative = q.iter().filter(|t| t.class == TokenClass::Normal).count();
+    if q_informative >= 2 && pairs.len() < 2 {
+        score = score.min(0.75);
+    }
+    NameComparison { score, pairs, unmatched_query, unmatched_listed }
+}
+
+fn members<'t, 'a>(toks: &'t [Tok<'a>], set: u64) -> Vec<&'t Tok<'a>> {
+    toks.iter().enumerate().filter(|(i, _)| set & (1 << i) != 0).map(|(_, t)| t).collect()
+}
+
+fn joined_text(toks: &[&Tok<'_>]) -> String {
+    toks.iter().map(|t| t.text).collect::<Vec<_>>().join(" ")
+}
+
+/// Adds alignments of one token of `a` with two adjacent tokens of `b` written together.
+/// `swapped` says `a` is the listed side.
+fn join_candidates(a: &[Tok<'_>], b: &[Tok<'_>], out: &mut Vec<Alignment>, swapped: bool) {
+    if b.len() < 2 {
+        return;
+    }
+    let mut buf = String::new();
+    for (i, t) in a.iter().enumerate() {
+        if t.text.len() < 4 {
+            continue;
+        }
+        for j in 0..b.len() - 1 {
+            let len = b[j].text.len() + b[j + 1].text.len();
+            if len.abs_diff(t.text.len()) > 2 {
+                continue;
+            }
+            buf.clear();
+            buf.push_str(b[j].text);
+            buf.push_str(b[j + 1].text);
+            let s = jaro_winkler(t.text.as_bytes(), buf.as_bytes());
+            if s >= 0.9 {
+                let (one, two) = (1u64 << i, (1u64 << j) | (1u64 << (j + 1)));
+                let (q, c) = if swapped { (two, one) } else { (one, two) };
+                out.push(Alignment { sim: s, q, c, how: TokenHow::Joined });
+            }
+        }
+    }
+}
+
+pub fn pct(x: f64) -> u8 {
+    (x * 100.0).round().clamp(0.0, 100.0) as u8
+}
+
+/// How a birth date compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DateHow {
+    Exact,
+    /// Agree as far as both are known (e.g. same year, one side has no day).
+    Partial,
+    /// Day and month swapped (a common data-entry error).
+    Swapped,
+    /// Years close but not equal (lists often give approximate years).
+    NearYear,
+    Mismatch,
+}
+
+/// Birth-date similarity against every date the list gives; the best one counts.
+pub fn date_similarity(
+    query: PartialDate,
+    listed: &[PartialDate],
+    strict: bool,
+) -> Option<(f64, DateHow, PartialDate)> {
+    listed
+        .iter()
+        .map(|&l| {
+            let (s, how) = compare_dates(query, l, strict);
+            (s, how, l)
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+}
+
+fn compare_dates(q: PartialDate, l: PartialDate, strict: bool) -> (f64, DateHow) {
+    if q.year != l.year {
+        let gap = q.year.abs_diff(l.year);
+        let tolerance = if strict { 1 } else { 2 };
+        if gap <= tolerance {
+            return (if gap == 1 { 0.55 } else { 0.35 }, DateHow::NearYear);
+        }
+        return (0.0, DateHow::Mismatch);
+    }
+    match (q.month, l.month) {
+        (Some(qm), Some(lm)) if qm != lm => {
+            if let (Some(qd), Some(ld)) = (q.day, l.day) {
+                if u16::from(qd) == u16::from(lm) && u16::from(ld) == u16::from(qm) {
+                    return (0.8, DateHow::Swapped);
+                }
+            }
+            (0.3, DateHow::Mismatch)
+        }
+        (Some(_), Some(_)) => match (q.day, l.day) {
+            (Some(qd), Some(ld)) if qd != ld => (0.5, DateHow::Mismatch),
+            (Some(_), Some(_)) => (1.0, DateHow::Exact),
+            _ => (0.95, DateHow::Partial),
+        },
+        _ => (0.9, DateHow::Partial),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::screening::normalize::{NameContext, analyze};
+
+    fn cmp(a: &str, b: &str, strict: bool) -> f64 {
+        let qa = analyze(a, NameContext::Any);
+        let ca = analyze(b, NameContext::Any);
+        let q: Vec<Tok<'_>> =
+            qa.tokens.iter().map(|t| Tok { text: &t.text, class: t.class, group: t.group, abjad: t.abjad }).collect();
+        let c: Vec<Tok<'_>> =
+            ca.tokens.iter().map(|t| Tok { text: &t.text, class: t.class, group: t.group, abjad: t.abjad }).collect();
+        let mode = NameMode { strict };
+        compare_names(&q, &c, mode, |i, j| token_similarity(&q[i], &c[j], false, mode)).score
+    }
+
+    #[test]
+    fn order_case_and_punctuation_do_not_matter() {
+        assert_eq!(cmp("MADURO MOROS, Nicolas", "Nicolas Maduro Moros", true), 1.0);
+    }
+
+    #[test]
+    fn typos_and_dropped_middle_names_stay_high() {
+        assert!(cmp("Vladimir Putn", "Vladimir Putin", true) > 0.95);
+        assert!(cmp("Vladimir Putin", "Vladimir Vladimirovich Putin", true) > 0.93);
+        assert!(cmp("V. Putin", "Vladimir Putin", true) > 0.93);
+        assert!(cmp("Abdulrahman Ali", "Abdul Rahman Ali", true) > 0.95);
+        assert!(cmp("Xi Jinping", "习近平", true) > 0.95);
+    }
+
+    #[test]
+    fn shared_surname_or_generic_words_stay_low() {
+        assert!(cmp("Maria Putin", "Vladimir Putin", true) < 0.8);
+        assert!(cmp("Belletech Corp", "11420 Corp.", true) <= 0.5);
+        assert!(cmp("Emma Daniels", "Emma LLC", true) < 0.8);
+        assert!(cmp("John Smith", "Smith", true) < 0.8);
+    }
+
+    #[test]
+    fn dates() {
+        let d = |s: &str| PartialDate::parse_iso(s).unwrap();
+        assert_eq!(date_similarity(d("1977-03-25"), &[d("1977-03-25")], true).unwrap().0, 1.0);
+        assert_eq!(date_similarity(d("1977-03-25"), &[d("1977")], true).unwrap().1, DateHow::Partial);
+        assert_eq!(date_similarity(d("1977-03-05"), &[d("1977-05-03")], true).unwrap().1, DateHow::Swapped);
+        assert_eq!(date_similarity(d("1977"), &[d("1990"), d("1978")], true).unwrap().1, DateHow::NearYear);
+        assert_eq!(date_similarity(d("1960"), &[d("1977")], true).unwrap().0, 0.0);
+        assert!(date_similarity(d("1960"), &[], true).is_none());
+    }
+}

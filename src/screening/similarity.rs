@@ -1,0 +1,155 @@
+//! String similarity on folded ASCII tokens.
+//!
+//! Tokens are short lowercase ASCII (the normalizer guarantees it), so these work on bytes
+//! with fixed-size stack state instead of the allocating generic versions: scoring runs them
+//! thousands of times per query.
+
+/// Longest token compared character by character; longer ones are truncated (names have no
+/// meaningful 64+ letter parts, and the bound keeps the matcher allocation-free).
+const MAX_LEN: usize = 64;
+
+/// Jaro similarity in [0, 1].
+pub fn jaro(a: &[u8], b: &[u8]) -> f64 {
+    let a = &a[..a.len().min(MAX_LEN)];
+    let b = &b[..b.len().min(MAX_LEN)];
+    if a.is_empty() && b.is_empty() {
+        return 1.0;
+    }
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    if a == b {
+        return 1.0;
+    }
+    let window = (a.len().max(b.len()) / 2).saturating_sub(1);
+    let mut b_used: u64 = 0;
+    let mut a_matched: u64 = 0;
+    let mut matches = 0usize;
+    for (i, &ca) in a.iter().enumerate() {
+        let lo = i.saturating_sub(window);
+        let hi = (i + window + 1).min(b.len());
+        for j in lo..hi {
+            if b_used & (1 << j) == 0 && b[j] == ca {
+                b_used |= 1 << j;
+                a_matched |= 1 << i;
+                matches += 1;
+                break;
+            }
+        }
+    }
+    if matches == 0 {
+        return 0.0;
+    }
+    // Count transpositions: matched characters of a and b taken in order.
+    let mut transpositions = 0usize;
+    let mut j = 0usize;
+    for (i, &ca) in a.iter().enumerate() {
+        if a_matched & (1 << i) == 0 {
+            continue;
+        }
+        while b_used & (1 << j) == 0 {
+            j += 1;
+        }
+        if b[j] != ca {
+            transpositions += 1;
+        }
+        j += 1;
+    }
+    let m = matches as f64;
+    (m / a.len() as f64 + m / b.len() as f64 + (m - (transpositions / 2) as f64) / m) / 3.0
+}
+
+/// Jaro-Winkler similarity in [0, 1] (prefix scale 0.1, prefix up to 4, boost above 0.7).
+pub fn jaro_winkler(a: &[u8], b: &[u8]) -> f64 {
+    let j = jaro(a, b);
+    if j <= 0.7 {
+        return j;
+    }
+    let prefix = a.iter().zip(b).take(4).take_while(|(x, y)| x == y).count();
+    j + prefix as f64 * 0.1 * (1.0 - j)
+}
+
+/// Optimal-string-alignment distance (Levenshtein plus adjacent transpositions), giving up
+/// early once it exceeds `max`; returns `max + 1` in that case.
+pub fn osa_distance_within(a: &[u8], b: &[u8], max: usize) -> usize {
+    let a = &a[..a.len().min(MAX_LEN)];
+    let b = &b[..b.len().min(MAX_LEN)];
+    if a.len().abs_diff(b.len()) > max {
+        return max + 1;
+    }
+    let n = b.len();
+    let mut prev2 = [0usize; MAX_LEN + 1];
+    let mut prev = [0usize; MAX_LEN + 1];
+    let mut cur = [0usize; MAX_LEN + 1];
+    for (j, slot) in prev.iter_mut().enumerate().take(n + 1) {
+        *slot = j;
+    }
+    for i in 1..=a.len() {
+        cur[0] = i;
+        let mut row_min = cur[0];
+        for j in 1..=n {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(prev2[j - 2] + 1);
+            }
+            cur[j] = v;
+            row_min = row_min.min(v);
+        }
+        if row_min > max {
+            return max + 1;
+        }
+        prev2[..=n].copy_from_slice(&prev[..=n]);
+        prev[..=n].copy_from_slice(&cur[..=n]);
+    }
+    prev[n].min(max + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jaro_winkler_known_values() {
+        let close = |x: f64, y: f64| (x - y).abs() < 1e-3;
+        assert!(close(jaro(b"martha", b"marhta"), 0.944));
+        assert!(close(jaro_winkler(b"martha", b"marhta"), 0.961));
+        assert!(close(jaro_winkler(b"dwayne", b"duane"), 0.84));
+        assert!(close(jaro_winkler(b"dixon", b"dicksonx"), 0.813));
+        assert_eq!(jaro_winkler(b"abc", b"abc"), 1.0);
+        assert_eq!(jaro_winkler(b"abc", b"xyz"), 0.0);
+        assert_eq!(jaro_winkler(b"", b"a"), 0.0);
+    }
+
+    #[test]
+    fn agrees_with_strsim() {
+        let words =
+            ["putin", "puttin", "vladimir", "wladimir", "mohammed", "muhammad", "al", "el", "x", "qaddafi", "gaddafi"];
+        for a in words {
+            for b in words {
+                let ours = jaro_winkler(a.as_bytes(), b.as_bytes());
+                let theirs = strsim::jaro_winkler(a, b);
+                assert!((ours - theirs).abs() < 1e-9, "{a} {b}: {ours} vs {theirs}");
+            }
+        }
+    }
+
+    #[test]
+    fn osa_distance() {
+        assert_eq!(osa_distance_within(b"putin", b"putin", 2), 0);
+        assert_eq!(osa_distance_within(b"putin", b"ptuin", 2), 1);
+        assert_eq!(osa_distance_within(b"putin", b"putn", 2), 1);
+        assert_eq!(osa_distance_within(b"kitten", b"sitting", 2), 3);
+        assert_eq!(osa_distance_within(b"a", b"abcdef", 2), 3);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn jw_is_bounded_and_symmetric(a in "[a-z]{0,70}", b in "[a-z]{0,70}") {
+            let x = jaro_winkler(a.as_bytes(), b.as_bytes());
+            let y = jaro_winkler(b.as_bytes(), a.as_bytes());
+            proptest::prop_assert!((0.0..=1.0).contains(&x));
+            proptest::prop_assert!((x - y).abs() < 1e-9);
+        }
+    }
+}
