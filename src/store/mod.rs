@@ -1,0 +1,259 @@
+//! Storage: one small interface, sled as the embedded default.
+//!
+//! The node's state lives in named trees of byte keys and JSON values. [`Backend`] is the
+//! whole contract a storage engine must meet (get, put, remove, compare-and-swap, ordered
+//! prefix scans, durable flush), so a distributed engine can replace sled without touching
+//! the rest; [`Store`] adds typed JSON access on top. Every acknowledged write is flushed
+//! before the API answers (see [`Store::flush`]).
+
+mod sled_backend;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use sled_backend::SledBackend;
+
+/// A storage failure. Never caused by client input, so the API maps it to HTTP 500/503.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage engine: {0}")]
+    Engine(String),
+    #[error("stored value under {tree}/{key} is corrupt: {message}")]
+    Corrupt { tree: String, key: String, message: String },
+    #[error("encoding a value for {tree}: {message}")]
+    Encode { tree: String, message: String },
+}
+
+impl StoreError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Engine(_) => "storage_unavailable",
+            StoreError::Corrupt { .. } => "storage_corrupt",
+            StoreError::Encode { .. } => "storage_encode",
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What a storage engine provides. Keys sort bytewise; scans return keys in order.
+pub trait Backend: Send + Sync + 'static {
+    fn get(&self, tree: &str, key: &[u8]) -> StoreResult<Option<Vec<u8>>>;
+    fn put(&self, tree: &str, key: &[u8], value: &[u8]) -> StoreResult<()>;
+    fn remove(&self, tree: &str, key: &[u8]) -> StoreResult<Option<Vec<u8>>>;
+    /// Sets `key` to `new` only if it currently holds `expected` (`None` = absent / delete).
+    /// Returns whether the swap happened.
+    fn compare_and_swap(
+        &self,
+        tree: &str,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> StoreResult<bool>;
+    /// Entries whose key starts with `prefix`, in key order, at most `limit`, starting after
+    /// `after` when given (for pagination).
+    fn scan_prefix(
+        &self,
+        tree: &str,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>>;
+    /// The last entry (greatest key) with the prefix, if any.
+    fn last_with_prefix(&self, tree: &str, prefix: &[u8]) -> StoreResult<Option<(Vec<u8>, Vec<u8>)>>;
+    /// Makes every write so far durable.
+    fn flush(&self) -> StoreResult<()>;
+}
+
+/// Typed access to the backend. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<dyn Backend>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
+}
+
+impl Store {
+    pub fn new(backend: Arc<dyn Backend>) -> Store {
+        Store { backend }
+    }
+
+    /// Opens (or creates) the embedded sled database in `dir`.
+    pub fn open_sled(dir: &std::path::Path) -> StoreResult<Store> {
+        Ok(Store::new(Arc::new(SledBackend::open(dir)?)))
+    }
+
+    pub fn backend(&self) -> &dyn Backend {
+        &*self.backend
+    }
+
+    pub fn get<T: DeserializeOwned>(&self, tree: &str, key: &str) -> StoreResult<Option<T>> {
+        match self.backend.get(tree, key.as_bytes())? {
+            Some(bytes) => decode(tree, key.as_bytes(), &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub fn put<T: Serialize>(&self, tree: &str, key: &str, value: &T) -> StoreResult<()> {
+        self.backend.put(tree, key.as_bytes(), &encode(tree, value)?)
+    }
+
+    /// Inserts only if the key is absent; returns whether it was inserted.
+    pub fn insert_new<T: Serialize>(&self, tree: &str, key: &str, value: &T) -> StoreResult<bool> {
+        self.backend.compare_and_swap(tree, key.as_bytes(), None, Some(&encode(tree, value)?))
+    }
+
+    pub fn remove<T: DeserializeOwned>(&self, tree: &str, key: &str) -> StoreResult<Option<T>> {
+        match self.backend.remove(tree, key.as_bytes())? {
+            Some(bytes) => decode(tree, key.as_bytes(), &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads, transforms and writes back a value atomically (retrying when another writer
+    /// got there first). `f` returns `None` to leave the value unchanged. Returns the value
+    /// as stored afterwards.
+    pub fn update<T: Serialize + DeserializeOwned, E: From<StoreError>>(
+        &self,
+        tree: &str,
+        key: &str,
+        mut f: impl FnMut(Option<T>) -> Result<Option<T>, E>,
+    ) -> Result<Option<T>, E> {
+        loop {
+            let old = self.backend.get(tree, key.as_bytes())?;
+            let current: Option<T> = match &old {
+                Some(b) => Some(decode(tree, key.as_bytes(), b)?),
+                None => None,
+            };
+            let Some(new) = f(current)? else {
+                return Ok(match &old {
+                    Some(b) => Some(decode(tree, key.as_bytes(), b)?),
+                    None => None,
+                });
+            };
+            let bytes = encode(tree, &new)?;
+            if self.backend.compare_and_swap(tree, key.as_bytes(), old.as_deref(), Some(&bytes))? {
+                return Ok(Some(new));
+            }
+        }
+    }
+
+    pub fn scan<T: DeserializeOwned>(
+        &self,
+        tree: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, T)>> {
+        self.backend
+            .scan_prefix(tree, prefix.as_bytes(), after.map(str::as_bytes), limit)?
+            .into_iter()
+            .map(|(k, v)| {
+                let value = decode(tree, &k, &v)?;
+                Ok((String::from_utf8_lossy(&k).into_owned(), value))
+            })
+            .collect()
+    }
+
+    pub fn last<T: DeserializeOwned>(&self, tree: &str, prefix: &str) -> StoreResult<Option<(String, T)>> {
+        match self.backend.last_with_prefix(tree, prefix.as_bytes())? {
+            Some((k, v)) => Ok(Some((String::from_utf8_lossy(&k).into_owned(), decode(tree, &k, &v)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Durably flushes; run it off the async executor (`spawn_blocking`) in handlers.
+    pub fn flush(&self) -> StoreResult<()> {
+        self.backend.flush()
+    }
+}
+
+fn encode<T: Serialize>(tree: &str, value: &T) -> StoreResult<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| StoreError::Encode { tree: tree.to_string(), message: e.to_string() })
+}
+
+fn decode<T: DeserializeOwned>(tree: &str, key: &[u8], bytes: &[u8]) -> StoreResult<T> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        tree: tree.to_string(),
+        key: String::from_utf8_lossy(key).into_owned(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open_sled(dir.path()).unwrap();
+        (dir, s)
+    }
+
+    #[test]
+    fn typed_round_trip_scan_and_last() {
+        let (_d, s) = store();
+        s.put("t", "a/1", &1u32).unwrap();
+        s.put("t", "a/2", &2u32).unwrap();
+        s.put("t", "b/1", &3u32).unwrap();
+        assert_eq!(s.get::<u32>("t", "a/2").unwrap(), Some(2));
+        let all: Vec<(String, u32)> = s.scan("t", "a/", None, 10).unwrap();
+        assert_eq!(all, vec![("a/1".into(), 1), ("a/2".into(), 2)]);
+        let page: Vec<(String, u32)> = s.scan("t", "a/", Some("a/1"), 10).unwrap();
+        assert_eq!(page, vec![("a/2".into(), 2)]);
+        assert_eq!(s.last::<u32>("t", "a/").unwrap(), Some(("a/2".into(), 2)));
+        assert_eq!(s.remove::<u32>("t", "a/1").unwrap(), Some(1));
+        assert_eq!(s.get::<u32>("t", "a/1").unwrap(), None);
+    }
+
+    #[test]
+    fn insert_new_is_single_winner() {
+        let (_d, s) = store();
+        assert!(s.insert_new("t", "k", &"first").unwrap());
+        assert!(!s.insert_new("t", "k", &"second").unwrap());
+        assert_eq!(s.get::<String>("t", "k").unwrap().as_deref(), Some("first"));
+    }
+
+    #[test]
+    fn update_is_atomic_under_contention() {
+        let (_d, s) = store();
+        s.put("t", "n", &0u64).unwrap();
+        std::thread::scope(|sc| {
+            for _ in 0..4 {
+                let s = s.clone();
+                sc.spawn(move || {
+                    for _ in 0..100 {
+                        s.update::<u64, StoreError>("t", "n", |v| Ok(Some(v.unwrap_or(0) + 1))).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(s.get::<u64>("t", "n").unwrap(), Some(400));
+    }
+
+    #[test]
+    fn corrupt_values_are_reported() {
+        let (_d, s) = store();
+        s.backend().put("t", b"k", b"not json").unwrap();
+        let e = s.get::<u32>("t", "k").unwrap_err();
+        assert_eq!(e.code(), "storage_corrupt");
+    }
+
+    #[test]
+    fn data_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = Store::open_sled(dir.path()).unwrap();
+            s.put("t", "k", &"v").unwrap();
+            s.flush().unwrap();
+        }
+        let s = Store::open_sled(dir.path()).unwrap();
+        assert_eq!(s.get::<String>("t", "k").unwrap().as_deref(), Some("v"));
+    }
+}
