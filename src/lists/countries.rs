@@ -292,7 +292,7 @@ const COUNTRIES: &[(&str, &str, &[&str])] = &[
     ("ID", "IDN", &["Indonesia", "Indonesian"]),
     ("IE", "IRL", &["Ireland", "Irish", "Republic of Ireland"]),
     ("IL", "ISR", &["Israel", "Israeli"]),
-    ("IM", "IMN", &["Isle of Man"]),
+    ("IM", "IMN", &["Isle of Man", "Man, Isle of"]),
     ("IN", "IND", &["India", "Indian"]),
     ("IO", "IOT", &["British Indian Ocean Territory"]),
     ("IQ", "IRQ", &["Iraq", "Iraqi", "Republic of Iraq"]),
@@ -322,7 +322,11 @@ const COUNTRIES: &[(&str, &str, &[&str])] = &[
     ),
     ("KH", "KHM", &["Cambodia", "Cambodian"]),
     ("KI", "KIR", &["Kiribati"]),
-    ("KM", "COM", &["Comoros", "Comorian"]),
+    (
+        "KM",
+        "COM",
+        &["Comoros", "Comorian", "Union of the Comoros"],
+    ),
     (
         "KN",
         "KNA",
@@ -330,6 +334,7 @@ const COUNTRIES: &[(&str, &str, &[&str])] = &[
             "Saint Kitts and Nevis",
             "St. Kitts and Nevis",
             "St Kitts and Nevis",
+            "St. Kitts & Nevis",
         ],
     ),
     (
@@ -413,6 +418,8 @@ const COUNTRIES: &[(&str, &str, &[&str])] = &[
             "Macedonia",
             "Macedonian",
             "The former Yugoslav Republic of Macedonia",
+            "Macedonia, The Former Yugoslav Republic of",
+            "North Macedonia, The Republic of",
             "Republic of North Macedonia",
         ],
     ),
@@ -466,7 +473,7 @@ const COUNTRIES: &[(&str, &str, &[&str])] = &[
     ("NR", "NRU", &["Nauru"]),
     ("NU", "NIU", &["Niue"]),
     ("NZ", "NZL", &["New Zealand", "New Zealander"]),
-    ("OM", "OMN", &["Oman", "Omani"]),
+    ("OM", "OMN", &["Oman", "Omani", "Sultanate of Oman"]),
     ("PA", "PAN", &["Panama", "Panamanian"]),
     ("PE", "PER", &["Peru", "Peruvian"]),
     ("PF", "PYF", &["French Polynesia"]),
@@ -895,6 +902,9 @@ mod tests {
             ("China, Hong Kong Special Administrative Region", "HK"),
             ("Kosovo", "XK"),
             ("Burma", "MM"),
+            ("Man, Isle of", "IM"),
+            ("North Macedonia, The Republic of", "MK"),
+            ("St. Kitts & Nevis", "KN"),
         ] {
             assert_eq!(iso2(name), Some(code), "{name}");
         }

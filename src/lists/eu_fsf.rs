@@ -6,7 +6,8 @@
 //! Each row is a join of one entity with at most one name, address, birth, identification and
 //! citizenship record, so an entity spans many rows: rows are grouped by `Entity_logical_id` (the
 //! native id). Mapping: `Subject_type` P -> person, E -> organization; `Naal_wholename` (or
-//! first/middle/last) -> names, the first one seen primary; `Naal_gender`, `Naal_function` ->
+//! first/middle/last) -> names, the first one seen primary (spellings whose letters the Latin-1
+//! export turned into `??...` are dropped); `Naal_gender`, `Naal_function` ->
 //! positions; `Addr_*` -> addresses, `Addr_country` (ISO alpha-3) -> countries; `Birt_date`,
 //! `Birt_place`/`Birt_country` -> birth places; `Iden_number` `X (passport-...)`/`X (id-...)` ->
 //! documents; `Citi_country` -> nationalities; `Programme` -> programs; the earliest
@@ -184,12 +185,16 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
         } else {
             whole.to_string()
         };
-        let kind = if e.names.is_empty() {
-            NameKind::Primary
-        } else {
-            NameKind::Alias
-        };
-        e.add_name(&name, kind);
+        // `??????? Abu Nidal`: a Greek or Cyrillic spelling whose letters the Latin-1 export
+        // replaced by `?`. It no longer names anyone; matching on it would only add noise.
+        if !name.contains("??") {
+            let kind = if e.names.is_empty() {
+                NameKind::Primary
+            } else {
+                NameKind::Alias
+            };
+            e.add_name(&name, kind);
+        }
         match get(c_gender) {
             "M" => e.gender = Some(Gender::Male),
             "F" => e.gender = Some(Gender::Female),
@@ -304,6 +309,9 @@ mod tests {
                 .iter()
                 .any(|d| d.number == "AD001095" && d.kind == DocumentKind::Passport)
         );
+        let ano = list.entities.iter().find(|e| e.native_id == "201").unwrap();
+        assert_eq!(ano.primary_name(), Some("Abu Nidal Organisation"));
+        assert!(ano.names.iter().all(|n| !n.value.contains("??")));
         let quoted = list.entities.iter().find(|e| e.native_id == "43").unwrap();
         assert!(
             quoted

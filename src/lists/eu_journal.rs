@@ -20,7 +20,7 @@
 
 use std::borrow::Cow;
 
-use super::countries::CountryResolver;
+use super::countries::{CountryResolver, iso2};
 use super::csl::today;
 use super::csv_reader::{CsvReader, column};
 use super::dates::extract_dates;
@@ -190,7 +190,10 @@ fn parse_file(
         e.add_address(get(c_address));
         for item in get(c_passport).split(';') {
             let (number, rest) = item.trim().split_once(" (").unwrap_or((item.trim(), ""));
-            let country = rest.split(')').next().and_then(|c| countries.one(c));
+            // `(Iran)`, `(Afghan passport)`, `(diplomatic)`: a country when one is named, else a
+            // note (not counted as an unknown country).
+            let note = rest.split(')').next().unwrap_or("");
+            let country = iso2(note).or_else(|| note.split(" passport").next().and_then(iso2));
             if number.bytes().any(|b| b.is_ascii_digit()) {
                 e.add_document(DocumentKind::Passport, number, country);
             }

@@ -577,3 +577,378 @@ mod source_tests {
         }
     }
 }
+
+#[cfg(test)]
+mod load_tests {
+    use super::testdata::{shared_path, shared_watchlists_dir};
+    use super::*;
+    use proptest::prelude::*;
+    use std::time::Instant;
+
+    /// Every shared list folder with the format it must be detected as.
+    const SHARED: &[(&str, &str, ListFormat)] = &[
+        (
+            "us_ofac_sdn_2021",
+            "ofac_sdn_legacy_2021",
+            ListFormat::OfacSdn,
+        ),
+        (
+            "us_ofac_sdn_2024",
+            "ofac_sdn_legacy_2024-05",
+            ListFormat::OfacSdn,
+        ),
+        (
+            "us_ofac_cons",
+            "ofac_consolidated_non_sdn_2025-12",
+            ListFormat::OfacCons,
+        ),
+        ("un_sc", "un_sc_consolidated", ListFormat::UnXml),
+        ("us_bis_dpl", "us_bis_dpl", ListFormat::BisDpl),
+        ("uk_hmt", "uk_hmt_conlist_2018", ListFormat::UkHmt),
+        ("eu_fsf", "eu_fsf_legacy_csv_2018_subset", ListFormat::EuFsf),
+        (
+            "eu_journal",
+            "eu_official_journal_opensanctions/consolidated",
+            ListFormat::EuJournal,
+        ),
+        (
+            "ftm_zala",
+            "ftm_samples/yente_zala_entities.ftm.json",
+            ListFormat::Ftm,
+        ),
+        (
+            "ftm_t1",
+            "ftm_samples/yente_t1_entities.ftm.json",
+            ListFormat::Ftm,
+        ),
+        (
+            "us_congress",
+            "opensanctions_peps_senzing",
+            ListFormat::Senzing,
+        ),
+        (
+            "crypto_0xb10c",
+            "ofac_crypto_addresses/0xb10c_lists_2024-09-27",
+            ListFormat::OfacCrypto,
+        ),
+        (
+            "crypto_map",
+            "ofac_crypto_addresses/thomasgregg_2026-08-22",
+            ListFormat::OfacCrypto,
+        ),
+        ("us_csl", "us_trade_csl", ListFormat::UsCsl),
+    ];
+
+    #[test]
+    fn detects_every_shared_format_from_content() {
+        let Some(root) = shared_watchlists_dir() else {
+            return;
+        };
+        for (_, rel, format) in SHARED {
+            assert_eq!(detect_format(&root.join(rel)).unwrap(), *format, "{rel}");
+        }
+        assert_eq!(
+            detect_format(&root.join("ofac_sdn_legacy_2021/sdn.csv")).unwrap(),
+            ListFormat::OfacSdn
+        );
+        assert_eq!(
+            detect_format(&root.join("ofac_consolidated_non_sdn_2025-12/cons_prim.csv")).unwrap(),
+            ListFormat::OfacCons
+        );
+        let alt = detect_format(&root.join("ofac_sdn_legacy_2021/alt.csv")).unwrap_err();
+        assert!(alt.to_string().contains("5 fields"), "{alt}");
+        let err = detect_format(&root.join("name_variants")).unwrap_err();
+        assert_eq!(err.code(), "list_format_unknown");
+    }
+
+    #[test]
+    fn sniffs_formats_from_first_bytes() {
+        let cases: &[(&str, &str, ListFormat)] = &[
+            (
+                "a.xml",
+                "<?xml version=\"1.0\"?>\n<CONSOLIDATED_LIST dateGenerated=\"x\">",
+                ListFormat::UnXml,
+            ),
+            (
+                "a.json",
+                "{\"id\":\"x\",\"schema\":\"Person\",\"properties\":{}}\n",
+                ListFormat::Ftm,
+            ),
+            (
+                "a.json",
+                "{\"DATA_SOURCE\":\"X\",\"RECORD_ID\":\"1\"}\n",
+                ListFormat::Senzing,
+            ),
+            (
+                "a.json",
+                "{\n  \"metadata\": {\"sdnListDate\": \"x\"},\n  \"addresses\": {}",
+                ListFormat::OfacCrypto,
+            ),
+            (
+                "sanctioned_addresses_xbt.txt",
+                "1abc\n",
+                ListFormat::OfacCrypto,
+            ),
+            (
+                "a.csv",
+                "celex,recordId,programKey\n",
+                ListFormat::EuJournal,
+            ),
+            (
+                "a.csv",
+                "_id,source,entity_number,type\n",
+                ListFormat::UsCsl,
+            ),
+            (
+                "a.txt",
+                "\"Name\"\t\"Street_Address\"\t\"City\"\n",
+                ListFormat::BisDpl,
+            ),
+            (
+                "a.csv",
+                "Last Updated,13/04/2018\nName 6,Name 1\n",
+                ListFormat::UkHmt,
+            ),
+            (
+                "a.csv",
+                "\"Date_file;Entity_logical_id;Subject_type\"\n",
+                ListFormat::EuFsf,
+            ),
+            ("a.csv", "\u{feff}id,name,aliases\n", ListFormat::Custom),
+            (
+                "sdn.csv",
+                "36,\"A\",-0- ,\"CUBA\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n",
+                ListFormat::OfacSdn,
+            ),
+            (
+                "cons_prim.csv",
+                "36,\"A\",-0- ,\"X\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n",
+                ListFormat::OfacCons,
+            ),
+        ];
+        for (name, head, format) in cases {
+            assert_eq!(sniff(name, head.as_bytes()), Ok(*format), "{name}: {head}");
+        }
+        assert!(sniff("a.bin", b"\x00\x01garbage").is_err());
+        assert!(sniff("a.xml", b"<html></html>").is_err());
+    }
+
+    #[test]
+    fn load_all_names_the_failing_list() {
+        let Some(root) = shared_watchlists_dir() else {
+            return;
+        };
+        let sources = vec![
+            ListSource {
+                name: "un".into(),
+                path: root.join("un_sc_consolidated"),
+                format: None,
+            },
+            ListSource {
+                name: "bad_csl".into(),
+                path: root.join("us_trade_csl"),
+                format: None,
+            },
+        ];
+        let err = load_all(&sources).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("list `bad_csl`:") && msg.contains("csl.csv:line 4233"),
+            "{msg}"
+        );
+        assert_eq!(err.code(), "list_malformed");
+
+        let dup = vec![sources[0].clone(), sources[0].clone()];
+        assert_eq!(load_all(&dup).unwrap_err().code(), "list_source_invalid");
+        assert!(load_all(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn meta_reports_count_hash_and_dates() {
+        let Some(dir) = shared_path("ofac_consolidated_non_sdn_2025-12") else {
+            return;
+        };
+        let a = load(&ListSource {
+            name: "cons".into(),
+            path: dir.clone(),
+            format: None,
+        })
+        .unwrap();
+        let b = load(&ListSource {
+            name: "cons".into(),
+            path: dir,
+            format: Some(ListFormat::OfacCons),
+        })
+        .unwrap();
+        assert_eq!(
+            a.meta.content_hash, b.meta.content_hash,
+            "the hash is over content only"
+        );
+        assert_eq!(a.meta.entity_count, a.entities.len());
+        assert!(chrono::DateTime::parse_from_rfc3339(&a.meta.loaded_at).is_ok());
+        // One file: the hash is the file's own SHA-256 (as in the shared SHA256SUMS).
+        let Some(un) = shared_path("un_sc_consolidated/UN_consolidated.xml") else {
+            return;
+        };
+        let list = load(&ListSource {
+            name: "un".into(),
+            path: un,
+            format: None,
+        })
+        .unwrap();
+        assert!(
+            list.meta
+                .content_hash
+                .starts_with("sha256:66b392a4090868d2"),
+            "{}",
+            list.meta.content_hash
+        );
+    }
+
+    #[test]
+    fn forced_format_on_wrong_file_fails_cleanly() {
+        let Some(file) = shared_path("us_bis_dpl/dpl.txt") else {
+            return;
+        };
+        let err = load(&ListSource {
+            name: "x".into(),
+            path: file,
+            format: Some(ListFormat::UnXml),
+        })
+        .unwrap_err();
+        assert_eq!(err.code(), "list_malformed");
+    }
+
+    /// The shared lists as one node would load them; the CSL copy without its cut last row (the
+    /// shared file is truncated and refused as it is).
+    fn all_shared_sources(tmp: &Path) -> Option<Vec<ListSource>> {
+        let root = shared_watchlists_dir()?;
+        let csl = std::fs::read(root.join("us_trade_csl/csl.csv")).ok()?;
+        let end = csl.iter().rposition(|&b| b == b'\n')?;
+        std::fs::write(tmp.join("csl.csv"), &csl[..=end]).ok()?;
+        Some(
+            SHARED
+                .iter()
+                .map(|(name, rel, _)| {
+                    let path = if *name == "us_csl" {
+                        tmp.join("csl.csv")
+                    } else {
+                        root.join(rel)
+                    };
+                    ListSource {
+                        name: name.to_string(),
+                        path,
+                        format: None,
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn loads_every_shared_list_together() {
+        let Ok(tmp) = tempfile::tempdir() else { return };
+        let Some(sources) = all_shared_sources(tmp.path()) else {
+            return;
+        };
+        let lists = load_all(&sources).unwrap();
+        assert_eq!(lists.len(), SHARED.len());
+        for (list, (name, _, format)) in lists.iter().zip(SHARED) {
+            assert_eq!(list.meta.name, *name);
+            assert_eq!(list.meta.format, *format);
+            assert!(list.meta.entity_count > 0);
+            assert!(
+                list.entities
+                    .iter()
+                    .all(|e| e.source == *name && !e.names.is_empty())
+            );
+        }
+        let total: usize = lists.iter().map(|l| l.meta.entity_count).sum();
+        assert_eq!(
+            total,
+            8_976
+                + 14_965
+                + 442
+                + 1_003
+                + 544
+                + 2_106
+                + 93
+                + 8_017
+                + 14
+                + 6
+                + 1_317
+                + 654
+                + 94
+                + 4_226
+        );
+    }
+
+    /// Load time of every shared list together. Run in release:
+    /// `cargo test --release --lib lists::load_tests::timing -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "timing; run explicitly in release"]
+    fn timing_load_all_shared_lists() {
+        let Ok(tmp) = tempfile::tempdir() else { return };
+        let Some(sources) = all_shared_sources(tmp.path()) else {
+            return;
+        };
+        let mut best = f64::MAX;
+        for _ in 0..5 {
+            let start = Instant::now();
+            let lists = load_all(&sources).unwrap();
+            let secs = start.elapsed().as_secs_f64();
+            best = best.min(secs);
+            let total: usize = lists.iter().map(|l| l.meta.entity_count).sum();
+            eprintln!(
+                "load_all: {} lists, {total} entities in {:.3} s",
+                lists.len(),
+                secs
+            );
+        }
+        for s in &sources {
+            let start = Instant::now();
+            let list = load(s).unwrap();
+            eprintln!(
+                "  {:<16} {:>6} entities {:>7.1} ms",
+                s.name,
+                list.meta.entity_count,
+                start.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        eprintln!("best load_all: {best:.3} s");
+        assert!(best <= 1.0, "load_all took {best:.3} s");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Arbitrary bytes never panic any importer: they load or are refused.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            for format in ListFormat::ALL {
+                let names: &[&str] = match format {
+                    ListFormat::OfacSdn => &["sdn.csv", "alt.csv", "add.csv", "sdn_comments.csv"],
+                    ListFormat::OfacCons => &["cons_prim.csv"],
+                    ListFormat::OfacCrypto => &["sanctioned_addresses_XBT.json", "sanctioned-addresses.json"],
+                    _ => &["list"],
+                };
+                for name in names {
+                    let files = ListFiles::from_memory("/fuzz", vec![(name, bytes.clone())]);
+                    let _ = load_files("fuzz", format, &files);
+                }
+            }
+        }
+
+        /// CSV-like text (quotes, delimiters, newlines) never panics the CSV importers.
+        #[test]
+        fn csv_like_text_never_panics(
+            parts in prop::collection::vec(prop::sample::select(vec!["\"", ",", ";", "\t", "\n", "\r\n", "-0- ", "1", "a", "é", "id", "name", "DOB 1970"]), 0..80)
+        ) {
+            let text: String = parts.concat();
+            for format in [ListFormat::OfacSdn, ListFormat::UsCsl, ListFormat::BisDpl, ListFormat::UkHmt, ListFormat::EuFsf, ListFormat::EuJournal, ListFormat::Custom] {
+                let files = ListFiles::from_memory("/fuzz", vec![("sdn.csv", text.clone().into_bytes())]);
+                let _ = load_files("fuzz", format, &files);
+            }
+        }
+    }
+}
