@@ -65,7 +65,11 @@ pub struct PartialDate {
 
 impl PartialDate {
     pub fn year(year: u16) -> Self {
-        PartialDate { year, month: None, day: None }
+        PartialDate {
+            year,
+            month: None,
+            day: None,
+        }
     }
 
     /// Builds a date after checking its parts are in range (no calendar check beyond 1..=31).
@@ -97,12 +101,16 @@ impl PartialDate {
         let year: u16 = year_s.parse().ok()?;
         let month = match parts.next() {
             None => None,
-            Some(m) if m.len() == 2 && m.bytes().all(|b| b.is_ascii_digit()) => Some(m.parse().ok()?),
+            Some(m) if m.len() == 2 && m.bytes().all(|b| b.is_ascii_digit()) => {
+                Some(m.parse().ok()?)
+            }
             Some(_) => return None,
         };
         let day = match parts.next() {
             None => None,
-            Some(d) if d.len() == 2 && d.bytes().all(|b| b.is_ascii_digit()) => Some(d.parse().ok()?),
+            Some(d) if d.len() == 2 && d.bytes().all(|b| b.is_ascii_digit()) => {
+                Some(d.parse().ok()?)
+            }
             Some(_) => return None,
         };
         if parts.next().is_some() {
@@ -128,7 +136,8 @@ impl fmt::Display for PartialDate {
 impl TryFrom<String> for PartialDate {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        PartialDate::parse_iso(&s).ok_or_else(|| format!("invalid date `{s}`: expected YYYY, YYYY-MM or YYYY-MM-DD"))
+        PartialDate::parse_iso(&s)
+            .ok_or_else(|| format!("invalid date `{s}`: expected YYYY, YYYY-MM or YYYY-MM-DD"))
     }
 }
 
@@ -225,7 +234,10 @@ impl Category {
     }
 
     pub fn is_pep(self) -> bool {
-        matches!(self, Category::Pep | Category::Pep1 | Category::Pep2 | Category::Pep3 | Category::Pep4)
+        matches!(
+            self,
+            Category::Pep | Category::Pep1 | Category::Pep2 | Category::Pep3 | Category::Pep4
+        )
     }
 
     /// PEP level 1-4 when known.
@@ -334,7 +346,10 @@ impl Entity {
             }
             return;
         }
-        self.names.push(EntityName { value: value.to_string(), kind });
+        self.names.push(EntityName {
+            value: value.to_string(),
+            kind,
+        });
     }
 
     pub fn add_birth_date(&mut self, d: PartialDate) {
@@ -365,8 +380,16 @@ impl Entity {
         if number.is_empty() {
             return;
         }
-        let doc = Document { kind, number: number.to_string(), country: country.map(|c| c.to_ascii_uppercase()) };
-        if !self.documents.iter().any(|d| d.number == doc.number && d.kind == doc.kind) {
+        let doc = Document {
+            kind,
+            number: number.to_string(),
+            country: country.map(|c| c.to_ascii_uppercase()),
+        };
+        if !self
+            .documents
+            .iter()
+            .any(|d| d.number == doc.number && d.kind == doc.kind)
+        {
             self.documents.push(doc);
         }
     }
@@ -376,9 +399,59 @@ impl Entity {
         if address.is_empty() {
             return;
         }
-        let w = Wallet { chain: chain.trim().to_ascii_uppercase(), address: address.to_string() };
-        if !self.wallets.iter().any(|x| x.address.eq_ignore_ascii_case(&w.address)) {
+        let w = Wallet {
+            chain: chain.trim().to_ascii_uppercase(),
+            address: address.to_string(),
+        };
+        if !self
+            .wallets
+            .iter()
+            .any(|x| x.address.eq_ignore_ascii_case(&w.address))
+        {
             self.wallets.push(w);
+        }
+    }
+}
+
+/// Helpers added for the importers (additive; the fields above are unchanged).
+impl Entity {
+    pub fn add_birth_place(&mut self, place: &str) {
+        let place = place.trim();
+        if !place.is_empty() {
+            push_unique(&mut self.birth_places, place.to_string());
+        }
+    }
+
+    pub fn add_address(&mut self, address: &str) {
+        let address = address.trim();
+        if !address.is_empty() {
+            push_unique(&mut self.addresses, address.to_string());
+        }
+    }
+
+    pub fn add_position(&mut self, position: &str) {
+        let position = position.trim();
+        if !position.is_empty() {
+            push_unique(&mut self.positions, position.to_string());
+        }
+    }
+
+    /// Keeps the earliest listing date when a list gives several.
+    pub fn set_listed_on(&mut self, d: PartialDate) {
+        if self.listed_on.is_none_or(|old| d < old) {
+            self.listed_on = Some(d);
+        }
+    }
+
+    /// An IMO number (vessels, and shipping companies' IMO company numbers), stored as a
+    /// [`DocumentKind::Registration`] document in one canonical form, `IMO` + 7 digits, whatever
+    /// the list wrote (`IMO 9283007`, `9283007`, `IMO: 9283007`). Other text is kept as given.
+    pub fn add_imo(&mut self, number: &str) {
+        let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+        if digits.len() == 7 {
+            self.add_document(DocumentKind::Registration, &format!("IMO{digits}"), None);
+        } else {
+            self.add_document(DocumentKind::Registration, number, None);
         }
     }
 }
@@ -404,10 +477,28 @@ mod tests {
 
     #[test]
     fn partial_dates_parse_and_print() {
-        assert_eq!(PartialDate::parse_iso("1962"), Some(PartialDate::year(1962)));
-        assert_eq!(PartialDate::parse_iso("1962-11").unwrap().to_string(), "1962-11");
-        assert_eq!(PartialDate::parse_iso("1962-11-23").unwrap().to_string(), "1962-11-23");
-        for bad in ["", "62", "1962-13", "1962-1-2", "1962-11-32", "abcd", "1962-11-23-1", "0999"] {
+        assert_eq!(
+            PartialDate::parse_iso("1962"),
+            Some(PartialDate::year(1962))
+        );
+        assert_eq!(
+            PartialDate::parse_iso("1962-11").unwrap().to_string(),
+            "1962-11"
+        );
+        assert_eq!(
+            PartialDate::parse_iso("1962-11-23").unwrap().to_string(),
+            "1962-11-23"
+        );
+        for bad in [
+            "",
+            "62",
+            "1962-13",
+            "1962-1-2",
+            "1962-11-32",
+            "abcd",
+            "1962-11-23-1",
+            "0999",
+        ] {
             assert_eq!(PartialDate::parse_iso(bad), None, "{bad}");
         }
     }
