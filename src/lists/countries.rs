@@ -17,28 +17,8 @@ use std::sync::LazyLock;
 /// alpha-2, alpha-3, names and aliases (any case, accents and punctuation; they are folded).
 const COUNTRIES: &[(&str, &str, &[&str])] = &[
     ("AD", "AND", &["Andorra", "Andorran"]),
-    (
-        "AE",
-        "ARE",
-        &[
-            "United Arab Emirates",
-            "UAE",
-            "U.A.E.",
-            "Emirati",
-            "Emirates",
-        ],
-    ),
-    (
-        "AF",
-        "AFG",
-        &[
-            "Afghanistan",
-            "Afghan",
-            "Afgan",
-            "Afghani",
-            "Islamic Republic of Afghanistan",
-        ],
-    ),
+    ("AE", "ARE", &["United Arab Emirates", "UAE", "U.A.E.", "Emirati", "Emirates"]),
+    ("AF", "AFG", &["Afghanistan", "Afghan", "Afgan", "Afghani", "Islamic Republic of Afghanistan"]),
     ("AG", "ATG", &["Antigua and Barbuda", "Antiguan"]),
     ("AI", "AIA", &["Anguilla"]),
     ("AL", "ALB", &["Albania", "Albanian"]),
@@ -52,16 +32,7 @@ const COUNTRIES: &[(&str, &str, &[&str])] = &[
     ("AW", "ABW", &["Aruba"]),
     ("AX", "ALA", &["Aland Islands", "Åland Islands"]),
     ("AZ", "AZE", &["Azerbaijan", "Azerbaijani", "Azeri"]),
-    (
-        "BA",
-        "BIH",
-        &[
-            "Bosnia and Herzegovina",
-            "Bosnia-Herzegovina",
-            "Bosnia",
-            "Bosnian",
-        ],
-    ),
+    ("BA", "BIH", &["Bosnia and Herzegovina", "Bosnia-Herzegovina", "Bosnia", "Bosnian"]),
     ("BB", "BRB", &["Barbados", "Barbadian"]),
     ("BD", "BGD", &["Bangladesh", "Bangladeshi"]),
     ("BE", "BEL", &["Belgium", "Belgian"]),
@@ -73,37 +44,14 @@ const COUNTRIES: &[(&str, &str, &[&str])] = &[
     ("BL", "BLM", &["Saint Barthelemy"]),
     ("BM", "BMU", &["Bermuda"]),
     ("BN", "BRN", &["Brunei", "Brunei Darussalam", "Bruneian"]),
-    (
-        "BO",
-        "BOL",
-        &[
-            "Bolivia",
-            "Bolivia (Plurinational State of)",
-            "Plurinational State of Bolivia",
-            "Bolivian",
-        ],
-    ),
-    (
-        "BQ",
-        "BES",
-        &["Bonaire, Sint Eustatius and Saba", "Caribbean Netherlands"],
-    ),
+    ("BO", "BOL", &["Bolivia", "Bolivia (Plurinational State of)", "Plurinational State of Bolivia", "Bolivian"]),
+    ("BQ", "BES", &["Bonaire, Sint Eustatius and Saba", "Caribbean Netherlands"]),
     ("BR", "BRA", &["Brazil", "Brazilian"]),
     ("BS", "BHS", &["Bahamas", "Bahamas, The", "Bahamian"]),
     ("BT", "BTN", &["Bhutan", "Bhutanese"]),
     ("BV", "BVT", &["Bouvet Island"]),
     ("BW", "BWA", &["Botswana", "Botswanan", "Motswana"]),
-    (
-        "BY",
-        "BLR",
-        &[
-            "Belarus",
-            "Belarusian",
-            "Belarussian",
-            "Byelorussian",
-            "Republic of Belarus",
-        ],
-    ),
+    ("BY", "BLR", &["Belarus", "Belarusian", "Belarussian", "Byelorussian", "Republic of Belarus"]),
     ("BZ", "BLZ", &["Belize", "Belizean"]),
     ("CA", "CAN", &["Canada", "Canadian"]),
     ("CC", "CCK", &["Cocos (Keeling) Islands", "Cocos Islands"]),
@@ -124,11 +72,7 @@ const COUNTRIES: &[(&str, &str, &[&str])] = &[
             "Zaire",
         ],
     ),
-    (
-        "CF",
-        "CAF",
-        &["Central African Republic", "CAR", "Central African"],
-    ),
+    ("CF", "CAF", &["Central African Republic", "CAR", "Central African"]),
     (
         "CG",
         "COG",
@@ -142,31 +86,11 @@ const COUNTRIES: &[(&str, &str, &[&str])] = &[
         ],
     ),
     ("CH", "CHE", &["Switzerland", "Swiss"]),
-    (
-        "CI",
-        "CIV",
-        &[
-            "Cote d'Ivoire",
-            "Côte d'Ivoire",
-            "Cote d Ivoire",
-            "Ivory Coast",
-            "Ivorian",
-        ],
-    ),
+    ("CI", "CIV", &["Cote d'Ivoire", "Côte d'Ivoire", "Cote d Ivoire", "Ivory Coast", "Ivorian"]),
     ("CK", "COK", &["Cook Islands"]),
     ("CL", "CHL", &["Chile", "Chilean"]),
     ("CM", "CMR", &["Cameroon", "Cameroonian"]),
-    (
-        "CN",
-        "CHN",
-        &[
-            "China",
-            "Chinese",
-            "People's Republic of China",
-            "PRC",
-            "China, People's Republic of",
-        ],
-    ),
+    ("CN", "CHN", &["China", "Chinese", "People's Republic of China", "PRC", "China, People's Republic of"]),
     ("CO", "COL", &["Colombia", "Colombian"]),
     ("CR", "CRI", &["Costa Rica", "Costa Rican"]),
     ("CU", "CUB", &["Cuba", "Cuban"]),
@@ -175,11 +99,7 @@ const COUNTRIES: &[(&str, &str, &[&str])] = &[
     ("CX", "CXR", &["Christmas Island"]),
     ("CY", "CYP", &["Cyprus", "Cypriot"]),
     ("CZ", "CZE", &["Czechia", "Czech Republic", "Czech"]),
-    (
-        "DE",
-        "DEU",
-        &["Germany", "German", "Federal Republic of Germany"],
-    ),
+    ("DE", "DEU", &["Germany", "German", "Federal Republic of Germany"]),
     ("DJ", "DJI", &["Djibouti", "Djiboutian"]),
     ("DK", "DNK", &["Denmark", "Danish"]),
     ("DM", "DMA", &["Dominica"]),
@@ -187,31 +107,15 @@ const COUNTRIES: &[(&str, &str, &[&str])] = &[
     ("DZ", "DZA", &["Algeria", "Algerian"]),
     ("EC", "ECU", &["Ecuador", "Ecuadorian", "Ecuadorean"]),
     ("EE", "EST", &["Estonia", "Estonian"]),
-    (
-        "EG",
-        "EGY",
-        &["Egypt", "Egyptian", "Arab Republic of Egypt"],
-    ),
+    ("EG", "EGY", &["Egypt", "Egyptian", "Arab Republic of Egypt"]),
     ("EH", "ESH", &["Western Sahara"]),
     ("ER", "ERI", &["Eritrea", "Eritrean"]),
     ("ES", "ESP", &["Spain", "Spanish"]),
     ("ET", "ETH", &["Ethiopia", "Ethiopian"]),
     ("FI", "FIN", &["Finland", "Finnish"]),
     ("FJ", "FJI", &["Fiji", "Fijian"]),
-    (
-        "FK",
-        "FLK",
-        &["Falkland Islands", "Falkland Islands (Malvinas)"],
-    ),
-    (
-        "FM",
-        "FSM",
-        &[
-            "Micronesia",
-            "Micronesia (Federated States of)",
-            "Micronesia, Federated States of",
-        ],
-    ),
+    ("FK", "FLK", &["Falkland Islands", "Falkland Islands (Malvinas)"]),
+    ("FM", "FSM", &["Micronesia", "Micronesia (Federated States of)", "Micronesia, Federated States of"]),
     ("FO", "FRO", &["Faroe Islands"]),
     ("FR", "FRA", &["France", "French"]),
     ("GA", "GAB", &["Gabon", "Gabonese"]),
@@ -242,36 +146,15 @@ const COUNTRIES: &[(&str, &str, &[&str])] = &[
     ("GH", "GHA", &["Ghana", "Ghanaian"]),
     ("GI", "GIB", &["Gibraltar"]),
     ("GL", "GRL", &["Greenland"]),
-    (
-        "GM",
-        "GMB",
-        &["Gambia", "The Gambia", "Gambia, The", "Gambian"],
-    ),
+    ("GM", "GMB", &["Gambia", "The Gambia", "Gambia, The", "Gambian"]),
     ("GN", "GIN", &["Guinea", "Guinean", "Republic of Guinea"]),
     ("GP", "GLP", &["Guadeloupe"]),
-    (
-        "GQ",
-        "GNQ",
-        &["Equatorial Guinea", "Equatorial Guinean", "Equatoguinean"],
-    ),
+    ("GQ", "GNQ", &["Equatorial Guinea", "Equatorial Guinean", "Equatoguinean"]),
     ("GR", "GRC", &["Greece", "Greek"]),
-    (
-        "GS",
-        "SGS",
-        &["South Georgia and the South Sandwich Islands"],
-    ),
+    ("GS", "SGS", &["South Georgia and the South Sandwich Islands"]),
     ("GT", "GTM", &["Guatemala", "Guatemalan"]),
     ("GU", "GUM", &["Guam"]),
-    (
-        "GW",
-        "GNB",
-        &[
-            "Guinea-Bissau",
-            "Guinea Bissau",
-            "Bissau-Guinean",
-            "Republic of Guinea-Bissau",
-        ],
-    ),
+    ("GW", "GNB", &["Guinea-Bissau", "Guinea Bissau", "Bissau-Guinean", "Republic of Guinea-Bissau"]),
     ("GY", "GUY", &["Guyana", "Guyanese"]),
     (
         "HK",
@@ -315,28 +198,11 @@ const COUNTRIES: &[(&str, &str, &[&str])] = &[
     ("JO", "JOR", &["Jordan", "Jordanian"]),
     ("JP", "JPN", &["Japan", "Japanese"]),
     ("KE", "KEN", &["Kenya", "Kenyan"]),
-    (
-        "KG",
-        "KGZ",
-        &["Kyrgyzstan", "Kyrgyz", "Kyrgyz Republic", "Kirghiz"],
-    ),
+    ("KG", "KGZ", &["Kyrgyzstan", "Kyrgyz", "Kyrgyz Republic", "Kirghiz"]),
     ("KH", "KHM", &["Cambodia", "Cambodian"]),
     ("KI", "KIR", &["Kiribati"]),
-    (
-        "KM",
-        "COM",
-        &["Comoros", "Comorian", "Union of the Comoros"],
-    ),
-    (
-        "KN",
-        "KNA",
-        &[
-            "Saint Kitts and Nevis",
-            "St. Kitts and Nevis",
-            "St Kitts and Nevis",
-            "St. Kitts & Nevis",
-        ],
-    ),
+    ("KM", "COM", &["Comoros", "Comorian", "Union of the Comoros"]),
+    ("KN", "KNA", &["Saint Kitts and Nevis", "St. Kitts and Nevis", "St Kitts and Nevis", "St. Kitts & Nevis"]),
     (
         "KP",
         "PRK",
@@ -369,17 +235,7 @@ const COUNTRIES: &[(&str, &str, &[&str])] = &[
     ("KW", "KWT", &["Kuwait", "Kuwaiti"]),
     ("KY", "CYM", &["Cayman Islands"]),
     ("KZ", "KAZ", &["Kazakhstan", "Kazakh", "Kazakhstani"]),
-    (
-        "LA",
-        "LAO",
-        &[
-            "Laos",
-            "Lao People's Democratic Republic",
-            "Lao",
-            "Laotian",
-            "Lao PDR",
-        ],
-    ),
+    ("LA", "LAO", &["Laos", "Lao People's Democratic Republic", "Lao", "Laotian", "Lao PDR"]),
     ("LB", "LBN", &["Lebanon", "Lebanese"]),
     ("LC", "LCA", &["Saint Lucia", "St. Lucia"]),
     ("LI", "LIE", &["Liechtenstein"]),
@@ -387,25 +243,12 @@ const COUNTRIES: &[(&str, &str, &[&str])] = &[
     ("LR", "LBR", &["Liberia", "Liberian"]),
     ("LS", "LSO", &["Lesotho"]),
     ("LT", "LTU", &["Lithuania", "Lithuanian"]),
-    (
-        "LU",
-        "LUX",
-        &["Luxembourg", "Luxembourger", "Luxembourgish"],
-    ),
+    ("LU", "LUX", &["Luxembourg", "Luxembourger", "Luxembourgish"]),
     ("LV", "LVA", &["Latvia", "Latvian"]),
     ("LY", "LBY", &["Libya", "Libyan", "Libyan Arab Jamahiriya"]),
     ("MA", "MAR", &["Morocco", "Moroccan"]),
     ("MC", "MCO", &["Monaco", "Monegasque"]),
-    (
-        "MD",
-        "MDA",
-        &[
-            "Moldova",
-            "Republic of Moldova",
-            "Moldova, Republic of",
-            "Moldovan",
-        ],
-    ),
+    ("MD", "MDA", &["Moldova", "Republic of Moldova", "Moldova, Republic of", "Moldovan"]),
     ("ME", "MNE", &["Montenegro", "Montenegrin"]),
     ("MF", "MAF", &["Saint Martin (French part)", "Saint Martin"]),
     ("MG", "MDG", &["Madagascar", "Malagasy"]),
@@ -424,28 +267,9 @@ const COUNTRIES: &[(&str, &str, &[&str])] = &[
         ],
     ),
     ("ML", "MLI", &["Mali", "Malian"]),
-    (
-        "MM",
-        "MMR",
-        &[
-            "Myanmar",
-            "Burma",
-            "Burmese",
-            "Myanmar/Burma",
-            "Myanmar (Burma)",
-            "Burma/Myanmar",
-        ],
-    ),
+    ("MM", "MMR", &["Myanmar", "Burma", "Burmese", "Myanmar/Burma", "Myanmar (Burma)", "Burma/Myanmar"]),
     ("MN", "MNG", &["Mongolia", "Mongolian"]),
-    (
-        "MO",
-        "MAC",
-        &[
-            "Macao",
-            "Macau",
-            "China, Macao Special Administrative Region",
-        ],
-    ),
+    ("MO", "MAC", &["Macao", "Macau", "China, Macao Special Administrative Region"]),
     ("MP", "MNP", &["Northern Mariana Islands"]),
     ("MQ", "MTQ", &["Martinique"]),
     ("MR", "MRT", &["Mauritania", "Mauritanian"]),
@@ -463,11 +287,7 @@ const COUNTRIES: &[(&str, &str, &[&str])] = &[
     ("NF", "NFK", &["Norfolk Island"]),
     ("NG", "NGA", &["Nigeria", "Nigerian"]),
     ("NI", "NIC", &["Nicaragua", "Nicaraguan"]),
-    (
-        "NL",
-        "NLD",
-        &["Netherlands", "The Netherlands", "Holland", "Dutch"],
-    ),
+    ("NL", "NLD", &["Netherlands", "The Netherlands", "Holland", "Dutch"]),
     ("NO", "NOR", &["Norway", "Norwegian"]),
     ("NP", "NPL", &["Nepal", "Nepalese", "Nepali"]),
     ("NR", "NRU", &["Nauru"]),
@@ -509,40 +329,15 @@ const COUNTRIES: &[(&str, &str, &[&str])] = &[
     ("RE", "REU", &["Reunion", "Réunion"]),
     ("RO", "ROU", &["Romania", "Romanian"]),
     ("RS", "SRB", &["Serbia", "Serbian"]),
-    (
-        "RU",
-        "RUS",
-        &[
-            "Russia",
-            "Russian Federation",
-            "Russian",
-            "Russian Federation (the)",
-        ],
-    ),
+    ("RU", "RUS", &["Russia", "Russian Federation", "Russian", "Russian Federation (the)"]),
     ("RW", "RWA", &["Rwanda", "Rwandan"]),
-    (
-        "SA",
-        "SAU",
-        &[
-            "Saudi Arabia",
-            "Saudi",
-            "Saudi Arabian",
-            "Kingdom of Saudi Arabia",
-        ],
-    ),
+    ("SA", "SAU", &["Saudi Arabia", "Saudi", "Saudi Arabian", "Kingdom of Saudi Arabia"]),
     ("SB", "SLB", &["Solomon Islands"]),
     ("SC", "SYC", &["Seychelles", "Seychellois"]),
     ("SD", "SDN", &["Sudan", "Sudanese", "Republic of the Sudan"]),
     ("SE", "SWE", &["Sweden", "Swedish"]),
     ("SG", "SGP", &["Singapore", "Singaporean"]),
-    (
-        "SH",
-        "SHN",
-        &[
-            "Saint Helena",
-            "Saint Helena, Ascension and Tristan da Cunha",
-        ],
-    ),
+    ("SH", "SHN", &["Saint Helena", "Saint Helena, Ascension and Tristan da Cunha"]),
     ("SI", "SVN", &["Slovenia", "Slovenian", "Slovene"]),
     ("SJ", "SJM", &["Svalbard and Jan Mayen"]),
     ("SK", "SVK", &["Slovakia", "Slovak", "Slovak Republic"]),
@@ -552,11 +347,7 @@ const COUNTRIES: &[(&str, &str, &[&str])] = &[
     ("SO", "SOM", &["Somalia", "Somali"]),
     ("SR", "SUR", &["Suriname", "Surinamese"]),
     ("SS", "SSD", &["South Sudan", "South Sudanese"]),
-    (
-        "ST",
-        "STP",
-        &["Sao Tome and Principe", "São Tomé and Príncipe"],
-    ),
+    ("ST", "STP", &["Sao Tome and Principe", "São Tomé and Príncipe"]),
     ("SV", "SLV", &["El Salvador", "Salvadoran", "Salvadorean"]),
     ("SX", "SXM", &["Sint Maarten", "Sint Maarten (Dutch part)"]),
     ("SY", "SYR", &["Syria", "Syrian Arab Republic", "Syrian"]),
@@ -575,81 +366,23 @@ const COUNTRIES: &[(&str, &str, &[&str])] = &[
     ("TR", "TUR", &["Türkiye", "Turkiye", "Turkey", "Turkish"]),
     ("TT", "TTO", &["Trinidad and Tobago", "Trinidadian"]),
     ("TV", "TUV", &["Tuvalu"]),
-    (
-        "TW",
-        "TWN",
-        &[
-            "Taiwan",
-            "Taiwanese",
-            "Taiwan, Province of China",
-            "Chinese Taipei",
-        ],
-    ),
-    (
-        "TZ",
-        "TZA",
-        &[
-            "Tanzania",
-            "United Republic of Tanzania",
-            "Tanzania, United Republic of",
-            "Tanzanian",
-        ],
-    ),
+    ("TW", "TWN", &["Taiwan", "Taiwanese", "Taiwan, Province of China", "Chinese Taipei"]),
+    ("TZ", "TZA", &["Tanzania", "United Republic of Tanzania", "Tanzania, United Republic of", "Tanzanian"]),
     ("UA", "UKR", &["Ukraine", "Ukrainian", "Crimea"]),
     ("UG", "UGA", &["Uganda", "Ugandan"]),
     ("UM", "UMI", &["United States Minor Outlying Islands"]),
-    (
-        "US",
-        "USA",
-        &[
-            "United States",
-            "United States of America",
-            "USA",
-            "U.S.A.",
-            "U.S.",
-            "American",
-            "US citizen",
-        ],
-    ),
+    ("US", "USA", &["United States", "United States of America", "USA", "U.S.A.", "U.S.", "American", "US citizen"]),
     ("UY", "URY", &["Uruguay", "Uruguayan"]),
     ("UZ", "UZB", &["Uzbekistan", "Uzbek", "Uzbekistani"]),
     ("VA", "VAT", &["Holy See", "Vatican", "Vatican City"]),
-    (
-        "VC",
-        "VCT",
-        &[
-            "Saint Vincent and the Grenadines",
-            "St. Vincent and the Grenadines",
-        ],
-    ),
+    ("VC", "VCT", &["Saint Vincent and the Grenadines", "St. Vincent and the Grenadines"]),
     (
         "VE",
         "VEN",
-        &[
-            "Venezuela",
-            "Venezuela (Bolivarian Republic of)",
-            "Bolivarian Republic of Venezuela",
-            "Venezuelan",
-        ],
+        &["Venezuela", "Venezuela (Bolivarian Republic of)", "Bolivarian Republic of Venezuela", "Venezuelan"],
     ),
-    (
-        "VG",
-        "VGB",
-        &[
-            "Virgin Islands, British",
-            "British Virgin Islands",
-            "Virgin Islands (British)",
-        ],
-    ),
-    (
-        "VI",
-        "VIR",
-        &[
-            "Virgin Islands, U.S.",
-            "US Virgin Islands",
-            "Virgin Islands (U.S.)",
-        ],
-    ),
+    ("VG", "VGB", &["Virgin Islands, British", "British Virgin Islands", "Virgin Islands (British)"]),
+    ("VI", "VIR", &["Virgin Islands, U.S.", "US Virgin Islands", "Virgin Islands (U.S.)"]),
     ("VN", "VNM", &["Viet Nam", "Vietnam", "Vietnamese"]),
     ("VU", "VUT", &["Vanuatu"]),
     ("WF", "WLF", &["Wallis and Futuna"]),
@@ -781,11 +514,7 @@ impl CountryResolver {
         }
         let mut v: Vec<(&String, &usize)> = self.unknown.iter().collect();
         v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        let sample: Vec<String> = v
-            .iter()
-            .take(20)
-            .map(|(k, n)| format!("{k:?}x{n}"))
-            .collect();
+        let sample: Vec<String> = v.iter().take(20).map(|(k, n)| format!("{k:?}x{n}")).collect();
         tracing::debug!(
             list,
             unknown_countries = self.unknown.len(),
@@ -806,9 +535,7 @@ fn split_list(t: &str) -> Vec<&str> {
         if b[i] == b'(' {
             if let Some(close) = t[i..].find(')') {
                 let inner = &t[i + 1..i + close];
-                let is_marker = (!inner.is_empty()
-                    && inner.len() <= 2
-                    && inner.bytes().all(|x| x.is_ascii_digit()))
+                let is_marker = (!inner.is_empty() && inner.len() <= 2 && inner.bytes().all(|x| x.is_ascii_digit()))
                     || (inner.len() == 1 && inner.bytes().all(|x| x.is_ascii_lowercase()));
                 if is_marker {
                     parts.push(&t[start..i]);
@@ -822,9 +549,7 @@ fn split_list(t: &str) -> Vec<&str> {
         if b[i] == b')' {
             let token_start = t[..i].rfind(' ').map_or(0, |p| p + 1).max(start);
             let token = &t[token_start..i];
-            let is_marker = (!token.is_empty()
-                && token.len() <= 2
-                && token.bytes().all(|x| x.is_ascii_digit()))
+            let is_marker = (!token.is_empty() && token.len() <= 2 && token.bytes().all(|x| x.is_ascii_digit()))
                 || (token.len() == 1 && token.bytes().all(|x| x.is_ascii_lowercase()));
             if is_marker {
                 parts.push(&t[start..token_start]);
@@ -854,11 +579,7 @@ fn split_list(t: &str) -> Vec<&str> {
         i += 1;
     }
     parts.push(&t[start..]);
-    parts
-        .into_iter()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect()
+    parts.into_iter().map(str::trim).filter(|p| !p.is_empty()).collect()
 }
 
 #[cfg(test)]
@@ -908,13 +629,7 @@ mod tests {
         ] {
             assert_eq!(iso2(name), Some(code), "{name}");
         }
-        for unknown in [
-            "Congolese",
-            "former Soviet Union",
-            "undetermined",
-            "Netherlands Antilles",
-            "",
-        ] {
+        for unknown in ["Congolese", "former Soviet Union", "undetermined", "Netherlands Antilles", ""] {
             assert_eq!(iso2(unknown), None, "{unknown}");
         }
     }
@@ -929,10 +644,7 @@ mod tests {
         assert_eq!(r.many("(a) German, (b) Moroccan"), ["DE", "MA"]);
         assert_eq!(r.many("Bosnia and Herzegovina"), ["BA"]);
         assert_eq!(r.many("1) Saudi Arabia 2) Qatar"), ["SA", "QA"]);
-        assert_eq!(
-            r.many("a) Syrian Arab Republic b) State of Palestine"),
-            ["SY", "PS"]
-        );
+        assert_eq!(r.many("a) Syrian Arab Republic b) State of Palestine"), ["SY", "PS"]);
         assert_eq!(r.many("Saudi Arabia citizenship"), ["SA"]);
         assert_eq!(r.many("Korea, North"), ["KP"]);
         assert_eq!(r.one("Atlantis"), None);

@@ -60,28 +60,20 @@ struct AddressEntry {
 
 /// `Digital Currency Address - XBT` -> `XBT`.
 fn ticker(address_type: &str) -> &str {
-    address_type
-        .rsplit_once(" - ")
-        .map_or(address_type, |(_, t)| t)
-        .trim()
+    address_type.rsplit_once(" - ").map_or(address_type, |(_, t)| t).trim()
 }
 
 /// The asset of a per-asset file name: `sanctioned_addresses_XBT.txt` -> `XBT`.
 fn asset_of(name: &str) -> Option<&str> {
-    let rest = name.get(PER_ASSET_PREFIX.len()..).filter(|_| {
-        name.get(..PER_ASSET_PREFIX.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(PER_ASSET_PREFIX))
-    })?;
+    let rest = name
+        .get(PER_ASSET_PREFIX.len()..)
+        .filter(|_| name.get(..PER_ASSET_PREFIX.len()).is_some_and(|p| p.eq_ignore_ascii_case(PER_ASSET_PREFIX)))?;
     let (asset, _ext) = rest.rsplit_once('.')?;
     if asset.is_empty() { None } else { Some(asset) }
 }
 
 fn json_error(file: &ListFile, e: &serde_json::Error, what: &str) -> ListError {
-    ListError::malformed(
-        &file.path,
-        format!("line {} column {}", e.line(), e.column()),
-        format!("bad {what}: {e}"),
-    )
+    ListError::malformed(&file.path, format!("line {} column {}", e.line(), e.column()), format!("bad {what}: {e}"))
 }
 
 pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
@@ -94,8 +86,7 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
         if let Some(asset) = asset_of(&file.name) {
             let text = files::utf8_text(file)?;
             let addresses: Vec<String> = if lower.ends_with(".json") {
-                serde_json::from_str::<Vec<String>>(text)
-                    .map_err(|e| json_error(file, &e, "address array"))?
+                serde_json::from_str::<Vec<String>>(text).map_err(|e| json_error(file, &e, "address array"))?
             } else {
                 let mut v = Vec::new();
                 for (i, line) in text.lines().enumerate() {
@@ -104,11 +95,7 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
                         continue;
                     }
                     if a.contains(char::is_whitespace) {
-                        return Err(ListError::malformed(
-                            &file.path,
-                            format!("line {}", i + 1),
-                            "not one address",
-                        ));
+                        return Err(ListError::malformed(&file.path, format!("line {}", i + 1), "not one address"));
                     }
                     v.push(a.to_string());
                 }
@@ -123,14 +110,8 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
             }
         } else {
             let text = files::utf8_text(file)?;
-            let map: AddressMap =
-                serde_json::from_str(text).map_err(|e| json_error(file, &e, "address map"))?;
-            list_date = map
-                .metadata
-                .sdn_list_date
-                .as_deref()
-                .and_then(parse_mdy)
-                .map(|d| d.to_string());
+            let map: AddressMap = serde_json::from_str(text).map_err(|e| json_error(file, &e, "address map"))?;
+            list_date = map.metadata.sdn_list_date.as_deref().and_then(parse_mdy).map(|d| d.to_string());
             entities.extend(group_by_uid(list, &map));
         }
     }
@@ -143,10 +124,7 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
             entities.push(e);
         }
     }
-    Ok(ParsedList {
-        entities,
-        list_date,
-    })
+    Ok(ParsedList { entities, list_date })
 }
 
 fn group_by_uid(list: &str, map: &AddressMap) -> Vec<Entity> {
@@ -162,25 +140,14 @@ fn group_by_uid(list: &str, map: &AddressMap) -> Vec<Entity> {
                 e
             });
             let has_primary = e.names.iter().any(|n| n.kind == NameKind::Primary);
-            e.add_name(
-                &entry.entity,
-                if has_primary {
-                    NameKind::Alias
-                } else {
-                    NameKind::Primary
-                },
-            );
+            e.add_name(&entry.entity, if has_primary { NameKind::Alias } else { NameKind::Primary });
             for aka in &entry.akas {
                 e.add_name(aka, NameKind::Alias);
             }
             for p in entry.program.as_deref().unwrap_or("").split(',') {
                 e.add_program(p);
             }
-            let chain = entry
-                .kind
-                .as_deref()
-                .or(info.kind.as_deref())
-                .map_or("UNKNOWN", ticker);
+            let chain = entry.kind.as_deref().or(info.kind.as_deref()).map_or("UNKNOWN", ticker);
             e.add_wallet(chain, address);
         }
     }
@@ -199,10 +166,7 @@ mod tests {
             "/mem",
             vec![
                 ("sanctioned_addresses_XBT.txt", b"1abc\n1def\n".to_vec()),
-                (
-                    "sanctioned_addresses_XBT.json",
-                    b"[\"1abc\", \"1xyz\"]".to_vec(),
-                ),
+                ("sanctioned_addresses_XBT.json", b"[\"1abc\", \"1xyz\"]".to_vec()),
                 ("sanctioned_addresses_ETH.txt", b"0xAbC\n".to_vec()),
             ],
         );
@@ -216,15 +180,9 @@ mod tests {
 
     #[test]
     fn bad_json_is_refused_with_position() {
-        let files = ListFiles::from_memory(
-            "/mem",
-            vec![("sanctioned_addresses_XBT.json", b"[\"1abc\",\n".to_vec())],
-        );
+        let files = ListFiles::from_memory("/mem", vec![("sanctioned_addresses_XBT.json", b"[\"1abc\",\n".to_vec())]);
         let err = parse("c", &files).unwrap_err().to_string();
-        assert!(
-            err.contains("/mem/sanctioned_addresses_XBT.json:line 2"),
-            "{err}"
-        );
+        assert!(err.contains("/mem/sanctioned_addresses_XBT.json:line 2"), "{err}");
     }
 
     #[test]
@@ -232,10 +190,7 @@ mod tests {
         let text = r#"{"metadata":{"sdnListDate":"08/20/2026"},"addresses":{
             "0xd882":{"type":"Digital Currency Address - ETH","entries":[{"entity":"Dmitrii KARASAVIDI","program":"CYBER2","type":"Digital Currency Address - ETH","uid":"29585","akas":["Dmitriy KARASAVIDI"]}]},
             "1abc":{"type":"Digital Currency Address - XBT","entries":[{"entity":"Dmitrii KARASAVIDI","program":"CYBER2","type":"Digital Currency Address - XBT","uid":"29585","akas":[]}]}}}"#;
-        let files = ListFiles::from_memory(
-            "/mem",
-            vec![("sanctioned-addresses.json", text.as_bytes().to_vec())],
-        );
+        let files = ListFiles::from_memory("/mem", vec![("sanctioned-addresses.json", text.as_bytes().to_vec())]);
         let p = parse("c", &files).unwrap();
         assert_eq!(p.list_date.as_deref(), Some("2026-08-20"));
         assert_eq!(p.entities.len(), 1);
@@ -251,63 +206,33 @@ mod tests {
         let Some(dir) = shared_path("ofac_crypto_addresses/0xb10c_lists_2024-09-27") else {
             return;
         };
-        let list = load(&ListSource {
-            name: "crypto".into(),
-            path: dir,
-            format: None,
-        })
-        .unwrap();
+        let list = load(&ListSource { name: "crypto".into(), path: dir, format: None }).unwrap();
         assert_eq!(list.meta.format, ListFormat::OfacCrypto);
         assert_eq!(list.meta.entity_count, 654);
-        let xbt = list
-            .entities
-            .iter()
-            .filter(|e| e.wallets[0].chain == "XBT")
-            .count();
+        let xbt = list.entities.iter().filter(|e| e.wallets[0].chain == "XBT").count();
         assert_eq!(xbt, 435);
-        let eth = list
-            .entities
-            .iter()
-            .filter(|e| e.wallets[0].chain == "ETH")
-            .count();
+        let eth = list.entities.iter().filter(|e| e.wallets[0].chain == "ETH").count();
         assert_eq!(eth, 152);
         assert_eq!(list.meta.list_date, None);
     }
 
     #[test]
     fn real_thomasgregg_map() {
-        let Some(file) =
-            shared_path("ofac_crypto_addresses/thomasgregg_2026-08-22/sanctioned-addresses.json")
-        else {
+        let Some(file) = shared_path("ofac_crypto_addresses/thomasgregg_2026-08-22/sanctioned-addresses.json") else {
             return;
         };
-        let list = load(&ListSource {
-            name: "crypto_map".into(),
-            path: file,
-            format: None,
-        })
-        .unwrap();
+        let list = load(&ListSource { name: "crypto_map".into(), path: file, format: None }).unwrap();
         assert_eq!(list.meta.format, ListFormat::OfacCrypto);
         assert_eq!(list.meta.list_date.as_deref(), Some("2026-08-20"));
         // 961 addresses, 977 (address, entry) pairs, 94 distinct SDN entries.
         assert_eq!(list.meta.entity_count, 94);
-        let mut addresses: Vec<&str> = list
-            .entities
-            .iter()
-            .flat_map(|e| e.wallets.iter().map(|w| w.address.as_str()))
-            .collect();
+        let mut addresses: Vec<&str> =
+            list.entities.iter().flat_map(|e| e.wallets.iter().map(|w| w.address.as_str())).collect();
         addresses.sort_unstable();
         addresses.dedup();
         assert_eq!(addresses.len(), 961);
-        let bank = list
-            .entities
-            .iter()
-            .find(|e| e.native_id == "4632")
-            .unwrap();
-        assert_eq!(
-            bank.primary_name(),
-            Some("BANK MARKAZI JOMHOURI ISLAMI IRAN")
-        );
+        let bank = list.entities.iter().find(|e| e.native_id == "4632").unwrap();
+        assert_eq!(bank.primary_name(), Some("BANK MARKAZI JOMHOURI ISLAMI IRAN"));
         assert!(bank.names.iter().any(|n| n.value == "CENTRAL BANK OF IRAN"));
         assert!(bank.wallets.iter().any(|w| w.chain == "TRX"));
     }

@@ -42,26 +42,14 @@ pub fn source_code(source: &str) -> String {
     });
     let code = inner.unwrap_or(source).trim();
     let code = code.strip_suffix(" List").unwrap_or(code);
-    code.chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect()
+    code.chars().map(|c| if c.is_alphanumeric() || c == '-' { c } else { '-' }).collect()
 }
 
 pub(crate) fn today() -> PartialDate {
     let now = chrono::Utc::now().date_naive();
     use chrono::Datelike;
-    PartialDate::new(
-        now.year() as u16,
-        Some(now.month() as u8),
-        Some(now.day() as u8),
-    )
-    .unwrap_or(PartialDate::year(2999))
+    PartialDate::new(now.year() as u16, Some(now.month() as u8), Some(now.day() as u8))
+        .unwrap_or(PartialDate::year(2999))
 }
 
 pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
@@ -70,27 +58,16 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
     let bad = |line: usize, m: String| ListError::malformed(&file.path, format!("line {line}"), m);
     let mut reader = CsvReader::new(text, b',');
     let mut header: Vec<Cow<'_, str>> = Vec::new();
-    if reader
-        .next_record(&mut header)
-        .map_err(|e| bad(e.line, e.message))?
-        .is_none()
-    {
+    if reader.next_record(&mut header).map_err(|e| bad(e.line, e.message))?.is_none() {
         return Err(bad(1, "empty file: expected the CSL header".into()));
     }
-    let col = |name: &str| {
-        column(&header, name).ok_or_else(|| bad(1, format!("header lacks the `{name}` column")))
-    };
+    let col = |name: &str| column(&header, name).ok_or_else(|| bad(1, format!("header lacks the `{name}` column")));
     let c_id = col("_id")?;
     let c_source = col("source")?;
     let c_name = col("name")?;
     let opt = |name: &str| column(&header, name);
-    let (c_type, c_programs, c_title, c_addresses, c_start) = (
-        opt("type"),
-        opt("programs"),
-        opt("title"),
-        opt("addresses"),
-        opt("start_date"),
-    );
+    let (c_type, c_programs, c_title, c_addresses, c_start) =
+        (opt("type"), opt("programs"), opt("title"), opt("addresses"), opt("start_date"));
     let (c_alt, c_cit, c_dob, c_nat, c_pob, c_ids, c_flag) = (
         opt("alt_names"),
         opt("citizenships"),
@@ -106,15 +83,9 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
     let mut entities = Vec::new();
     let mut latest: Option<PartialDate> = None;
     let mut row = Vec::with_capacity(header.len());
-    while let Some(line) = reader
-        .next_record(&mut row)
-        .map_err(|e| bad(e.line, e.message))?
-    {
+    while let Some(line) = reader.next_record(&mut row).map_err(|e| bad(e.line, e.message))? {
         if row.len() != header.len() {
-            return Err(bad(
-                line,
-                format!("expected {} fields, found {}", header.len(), row.len()),
-            ));
+            return Err(bad(line, format!("expected {} fields, found {}", header.len(), row.len())));
         }
         if row == header {
             continue;
@@ -141,11 +112,7 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
         for alias in get(c_alt).split(';') {
             e.add_name(alias, NameKind::Alias);
         }
-        e.add_category(if DEBARMENT_CODES.contains(&code.as_str()) {
-            Category::Debarment
-        } else {
-            Category::Sanction
-        });
+        e.add_category(if DEBARMENT_CODES.contains(&code.as_str()) { Category::Debarment } else { Category::Sanction });
         for p in get(c_programs).split(';') {
             e.add_program(p);
         }
@@ -186,25 +153,17 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
         entities.push(e);
     }
     countries.log_unknown(list);
-    Ok(ParsedList {
-        entities,
-        list_date: latest.map(|d| d.to_string()),
-    })
+    Ok(ParsedList { entities, list_date: latest.map(|d| d.to_string()) })
 }
 
 /// `Passport, U00242309, TR; Gender, Male; Digital Currency Address - XBT, 1abc...; ...`
 fn apply_ids(e: &mut Entity, ids: &str, countries: &mut CountryResolver) {
     for item in ids.split(';') {
         let mut parts = item.split(", ");
-        let (Some(kind), Some(value)) = (parts.next().map(str::trim), parts.next().map(str::trim))
-        else {
+        let (Some(kind), Some(value)) = (parts.next().map(str::trim), parts.next().map(str::trim)) else {
             continue;
         };
-        let country = parts
-            .next()
-            .map(str::trim)
-            .filter(|c| c.len() == 2)
-            .and_then(|c| countries.one(c));
+        let country = parts.next().map(str::trim).filter(|c| c.len() == 2).and_then(|c| countries.one(c));
         if kind.eq_ignore_ascii_case("Gender") {
             match value.to_ascii_lowercase().as_str() {
                 "male" => e.gender = Some(Gender::Male),
@@ -215,10 +174,7 @@ fn apply_ids(e: &mut Entity, ids: &str, countries: &mut CountryResolver) {
             e.add_wallet(chain, value);
         } else if let Some(n) = value.strip_prefix("IMO ") {
             e.add_imo(n);
-        } else if let Some((_, doc_kind)) = DOCUMENT_LABELS
-            .iter()
-            .find(|(l, _)| l.eq_ignore_ascii_case(kind))
-        {
+        } else if let Some((_, doc_kind)) = DOCUMENT_LABELS.iter().find(|(l, _)| l.eq_ignore_ascii_case(kind)) {
             if value.bytes().any(|b| b.is_ascii_digit()) {
                 e.add_document(*doc_kind, value, country);
             }
@@ -236,14 +192,8 @@ mod tests {
 
     #[test]
     fn source_codes() {
-        assert_eq!(
-            source_code("Specially Designated Nationals (SDN) - Treasury Department"),
-            "SDN"
-        );
-        assert_eq!(
-            source_code("Non-SDN Menu-Based Sanctions List (NS-MBS List) - Treasury Department"),
-            "NS-MBS"
-        );
+        assert_eq!(source_code("Specially Designated Nationals (SDN) - Treasury Department"), "SDN");
+        assert_eq!(source_code("Non-SDN Menu-Based Sanctions List (NS-MBS List) - Treasury Department"), "NS-MBS");
         assert_eq!(source_code("ITAR Debarred (DTC) - State Department"), "DTC");
     }
 
@@ -257,10 +207,7 @@ mod tests {
         let e = &p.entities[0];
         assert_eq!(e.id, "csl:SDN:9659");
         assert_eq!(e.programs, ["SDGT", "NS-PLC"]);
-        assert_eq!(
-            e.birth_dates,
-            [PartialDate::year(1961), PartialDate::year(1963)]
-        );
+        assert_eq!(e.birth_dates, [PartialDate::year(1961), PartialDate::year(1963)]);
         assert_eq!(e.nationalities, ["PS"]);
         assert_eq!(e.countries, ["PS"]);
         assert_eq!(e.documents[0].kind, DocumentKind::Passport);
@@ -271,8 +218,7 @@ mod tests {
 
     #[test]
     fn a_row_with_a_missing_quote_is_refused() {
-        let text =
-            format!("{HEADER}\n\"1\",\"SDN (SDN)\",\"1\",\"Entity\",\"\",\"ACME,\"\",\"\"\n");
+        let text = format!("{HEADER}\n\"1\",\"SDN (SDN)\",\"1\",\"Entity\",\"\",\"ACME,\"\",\"\"\n");
         let files = ListFiles::from_memory("/mem", vec![("csl.csv", text.into_bytes())]);
         let err = parse("csl", &files).unwrap_err().to_string();
         assert!(err.contains("/mem/csl.csv:line 2"), "{err}");
@@ -289,15 +235,9 @@ mod tests {
         let Ok(bytes) = std::fs::read(&file) else {
             return;
         };
-        let files = ListFiles::from_memory(
-            file.parent().unwrap_or(&file),
-            vec![("csl.csv", bytes.clone())],
-        );
+        let files = ListFiles::from_memory(file.parent().unwrap_or(&file), vec![("csl.csv", bytes.clone())]);
         let err = parse("csl", &files).unwrap_err().to_string();
-        assert!(
-            err.contains("csl.csv:line 4233") && err.contains("unterminated quoted field"),
-            "{err}"
-        );
+        assert!(err.contains("csl.csv:line 4233") && err.contains("unterminated quoted field"), "{err}");
 
         let Some(last_newline) = bytes.iter().rposition(|&b| b == b'\n') else {
             return;
@@ -307,27 +247,14 @@ mod tests {
         let p = parse("csl", &files).unwrap();
         assert_eq!(p.entities.len(), 4_226);
         assert_eq!(p.list_date.as_deref(), Some("2023-11-16"));
-        let by = |code: &str| {
-            p.entities
-                .iter()
-                .filter(|e| e.native_id.starts_with(&format!("{code}:")))
-                .count()
-        };
+        let by = |code: &str| p.entities.iter().filter(|e| e.native_id.starts_with(&format!("{code}:"))).count();
         assert_eq!(by("SDN"), 1_737);
         assert_eq!(by("EL"), 919);
         assert_eq!(by("DPL"), 577);
         assert_eq!(by("SSI"), 288);
-        let debarred = p
-            .entities
-            .iter()
-            .filter(|e| e.categories == [Category::Debarment])
-            .count();
+        let debarred = p.entities.iter().filter(|e| e.categories == [Category::Debarment]).count();
         assert_eq!(debarred, 919 + 577 + 186 + 71 + 142);
-        let hammad = p
-            .entities
-            .iter()
-            .filter(|e| e.native_id.ends_with(":9659"))
-            .count();
+        let hammad = p.entities.iter().filter(|e| e.native_id.ends_with(":9659")).count();
         assert_eq!(hammad, 2, "one row per source list");
     }
 }

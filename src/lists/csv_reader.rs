@@ -29,20 +29,12 @@ impl<'a> CsvReader<'a> {
     /// `delimiter` must be an ASCII byte (`,`, `;`, tab).
     pub fn new(text: &'a str, delimiter: u8) -> Self {
         debug_assert!(delimiter.is_ascii());
-        CsvReader {
-            text,
-            pos: 0,
-            line: 1,
-            delimiter,
-        }
+        CsvReader { text, pos: 0, line: 1, delimiter }
     }
 
     /// Reads the next record into `fields` (cleared first). Returns the line the record starts
     /// on, or `None` at the end of the text.
-    pub fn next_record(
-        &mut self,
-        fields: &mut Vec<Cow<'a, str>>,
-    ) -> Result<Option<usize>, CsvError> {
+    pub fn next_record(&mut self, fields: &mut Vec<Cow<'a, str>>) -> Result<Option<usize>, CsvError> {
         let bytes = self.text.as_bytes();
         // Skip blank lines.
         loop {
@@ -64,11 +56,7 @@ impl<'a> CsvReader<'a> {
         fields.clear();
         let start_line = self.line;
         loop {
-            let field = if bytes.get(self.pos) == Some(&b'"') {
-                self.quoted_field()?
-            } else {
-                self.unquoted_field()
-            };
+            let field = if bytes.get(self.pos) == Some(&b'"') { self.quoted_field()? } else { self.unquoted_field() };
             fields.push(field);
             match bytes.get(self.pos) {
                 None => return Ok(Some(start_line)),
@@ -91,10 +79,7 @@ impl<'a> CsvReader<'a> {
                     // Only reachable after a quoted field (unquoted ones stop at these bytes).
                     return Err(CsvError {
                         line: self.line,
-                        message: format!(
-                            "unexpected text after a closing quote in field {}",
-                            fields.len()
-                        ),
+                        message: format!("unexpected text after a closing quote in field {}", fields.len()),
                     });
                 }
             }
@@ -130,20 +115,14 @@ impl<'a> CsvReader<'a> {
             let Some(rel) = bytes[self.pos..].iter().position(|&b| b == b'"') else {
                 return Err(CsvError {
                     line: open_line,
-                    message: "unterminated quoted field (missing closing quote; truncated file?)"
-                        .to_string(),
+                    message: "unterminated quoted field (missing closing quote; truncated file?)".to_string(),
                 });
             };
             let quote = self.pos + rel;
-            self.line += bytes[self.pos..quote]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count();
+            self.line += bytes[self.pos..quote].iter().filter(|&&b| b == b'\n').count();
             if bytes.get(quote + 1) == Some(&b'"') {
                 // Escaped quote: keep text up to and including one quote.
-                owned
-                    .get_or_insert_with(String::new)
-                    .push_str(&self.text[segment_start..=quote]);
+                owned.get_or_insert_with(String::new).push_str(&self.text[segment_start..=quote]);
                 self.pos = quote + 2;
                 segment_start = self.pos;
                 continue;
@@ -156,9 +135,7 @@ impl<'a> CsvReader<'a> {
                 None => Cow::Borrowed(&self.text[segment_start..quote]),
             };
             self.pos = quote + 1;
-            while matches!(bytes.get(self.pos), Some(b' ' | b'\t'))
-                && bytes[self.pos] != self.delimiter
-            {
+            while matches!(bytes.get(self.pos), Some(b' ' | b'\t')) && bytes[self.pos] != self.delimiter {
                 self.pos += 1;
             }
             return Ok(value);
@@ -174,11 +151,7 @@ pub(crate) fn column(header: &[Cow<'_, str>], name: &str) -> Option<usize> {
 /// `-0-` is how OFAC's legacy CSVs write "no value"; empty means the same everywhere.
 pub(crate) fn non_null(field: &str) -> Option<&str> {
     let v = field.trim();
-    if v.is_empty() || v == "-0-" {
-        None
-    } else {
-        Some(v)
-    }
+    if v.is_empty() || v == "-0-" { None } else { Some(v) }
 }
 
 #[cfg(test)]
@@ -199,10 +172,7 @@ mod tests {
     #[test]
     fn reads_quoted_escaped_and_multiline_fields() {
         let recs = all("a,\"b,c\",\"d \"\"e\"\"\"\r\n\n1,\"x\ny\",\n", b',').unwrap();
-        assert_eq!(
-            recs[0],
-            (1, vec!["a".into(), "b,c".into(), "d \"e\"".into()])
-        );
+        assert_eq!(recs[0], (1, vec!["a".into(), "b,c".into(), "d \"e\"".into()]));
         assert_eq!(recs[1], (3, vec!["1".into(), "x\ny".into(), "".into()]));
         assert_eq!(recs.len(), 2);
     }

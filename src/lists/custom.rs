@@ -54,9 +54,7 @@ const DEMO_CSV: &str = include_str!("demo_list.csv");
 
 /// Whether a file's first line is a custom-list header.
 pub fn is_custom_header(first_line: &str) -> bool {
-    let mut cells = first_line
-        .split(',')
-        .map(|c| c.trim().trim_matches('"').to_ascii_lowercase());
+    let mut cells = first_line.split(',').map(|c| c.trim().trim_matches('"').to_ascii_lowercase());
     cells.next().as_deref() == Some("id") && cells.next().as_deref() == Some("name")
 }
 
@@ -70,65 +68,28 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
     let bad = |line: usize, m: String| ListError::malformed(&file.path, format!("line {line}"), m);
     let mut reader = CsvReader::new(text, b',');
     let mut header: Vec<Cow<'_, str>> = Vec::new();
-    if reader
-        .next_record(&mut header)
-        .map_err(|e| bad(e.line, e.message))?
-        .is_none()
-    {
-        return Err(bad(
-            1,
-            "empty file: expected the header `id,name,...`".into(),
-        ));
+    if reader.next_record(&mut header).map_err(|e| bad(e.line, e.message))?.is_none() {
+        return Err(bad(1, "empty file: expected the header `id,name,...`".into()));
     }
     for h in &header {
         if !COLUMNS.contains(&h.trim()) {
-            return Err(bad(
-                1,
-                format!(
-                    "unknown column `{}`; known columns: {}",
-                    h.trim(),
-                    COLUMNS.join(", ")
-                ),
-            ));
+            return Err(bad(1, format!("unknown column `{}`; known columns: {}", h.trim(), COLUMNS.join(", "))));
         }
     }
     let col = |name: &str| column(&header, name);
     let c_id = col("id").ok_or_else(|| bad(1, "the `id` column is required".into()))?;
     let c_name = col("name").ok_or_else(|| bad(1, "the `name` column is required".into()))?;
-    let [
-        c_type,
-        c_aliases,
-        c_births,
-        c_countries,
-        c_docs,
-        c_wallets,
-        c_categories,
-        c_programs,
-    ] = [
-        "entity_type",
-        "aliases",
-        "birth_dates",
-        "countries",
-        "documents",
-        "wallets",
-        "categories",
-        "programs",
-    ]
-    .map(col);
+    let [c_type, c_aliases, c_births, c_countries, c_docs, c_wallets, c_categories, c_programs] =
+        ["entity_type", "aliases", "birth_dates", "countries", "documents", "wallets", "categories", "programs"]
+            .map(col);
 
     let mut countries = CountryResolver::new();
     let mut seen = HashSet::new();
     let mut entities = Vec::new();
     let mut row = Vec::with_capacity(header.len());
-    while let Some(line) = reader
-        .next_record(&mut row)
-        .map_err(|e| bad(e.line, e.message))?
-    {
+    while let Some(line) = reader.next_record(&mut row).map_err(|e| bad(e.line, e.message))? {
         if row.len() != header.len() {
-            return Err(bad(
-                line,
-                format!("expected {} fields, found {}", header.len(), row.len()),
-            ));
+            return Err(bad(line, format!("expected {} fields, found {}", header.len(), row.len())));
         }
         let get = |c: Option<usize>| c.and_then(|i| row.get(i)).map_or("", |v| v.trim());
         let id = row[c_id].trim();
@@ -156,12 +117,8 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
             e.add_name(a, NameKind::Alias);
         }
         for d in values(get(c_births)) {
-            let date = PartialDate::parse_iso(d).ok_or_else(|| {
-                bad(
-                    line,
-                    format!("birth date `{d}`: expected YYYY, YYYY-MM or YYYY-MM-DD"),
-                )
-            })?;
+            let date = PartialDate::parse_iso(d)
+                .ok_or_else(|| bad(line, format!("birth date `{d}`: expected YYYY, YYYY-MM or YYYY-MM-DD")))?;
             e.add_birth_date(date);
         }
         for c in values(get(c_countries)) {
@@ -170,9 +127,8 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
             }
         }
         for d in values(get(c_docs)) {
-            let (kind, number) = d
-                .split_once(':')
-                .ok_or_else(|| bad(line, format!("document `{d}`: expected KIND:NUMBER")))?;
+            let (kind, number) =
+                d.split_once(':').ok_or_else(|| bad(line, format!("document `{d}`: expected KIND:NUMBER")))?;
             let kind = match kind.trim().to_ascii_lowercase().as_str() {
                 "passport" => DocumentKind::Passport,
                 "national_id" => DocumentKind::NationalId,
@@ -193,10 +149,7 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
         for c in values(get(c_categories)) {
             let category = Category::parse(&c.to_ascii_lowercase()).ok_or_else(|| {
                 let known: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
-                bad(
-                    line,
-                    format!("unknown category `{c}`; known: {}", known.join(", ")),
-                )
+                bad(line, format!("unknown category `{c}`; known: {}", known.join(", ")))
             })?;
             e.add_category(category);
         }
@@ -209,18 +162,12 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
         entities.push(e);
     }
     countries.log_unknown(list);
-    Ok(ParsedList {
-        entities,
-        list_date: None,
-    })
+    Ok(ParsedList { entities, list_date: None })
 }
 
 /// The embedded, entirely fictional demo list (list name `demo`), for a node with no real list.
 pub fn demo_list() -> LoadedList {
-    let files = ListFiles::from_memory(
-        "<embedded>",
-        vec![("demo_list.csv", DEMO_CSV.as_bytes().to_vec())],
-    );
+    let files = ListFiles::from_memory("<embedded>", vec![("demo_list.csv", DEMO_CSV.as_bytes().to_vec())]);
     match load_files("demo", ListFormat::Custom, &files) {
         Ok(list) => list,
         Err(e) => {
@@ -234,8 +181,7 @@ pub fn demo_list() -> LoadedList {
                     entity_count: 0,
                     content_hash: files.content_hash(),
                     list_date: None,
-                    loaded_at: chrono::Utc::now()
-                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    loaded_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 },
                 entities: Vec::new(),
             }
@@ -253,33 +199,12 @@ mod tests {
         assert_eq!(demo.meta.name, "demo");
         assert_eq!(demo.meta.entity_count, 20);
         assert!((15..=25).contains(&demo.entities.len()));
-        assert!(
-            demo.entities
-                .iter()
-                .any(|e| e.categories.iter().any(|c| c.is_pep()))
-        );
-        assert_eq!(
-            demo.entities
-                .iter()
-                .filter(|e| !e.wallets.is_empty())
-                .count(),
-            1
-        );
-        assert!(
-            demo.entities
-                .iter()
-                .any(|e| e.documents.iter().any(|d| d.kind == DocumentKind::Passport))
-        );
-        let zorblax = demo
-            .entities
-            .iter()
-            .find(|e| e.id == "demo:DEMO-002")
-            .unwrap();
+        assert!(demo.entities.iter().any(|e| e.categories.iter().any(|c| c.is_pep())));
+        assert_eq!(demo.entities.iter().filter(|e| !e.wallets.is_empty()).count(), 1);
+        assert!(demo.entities.iter().any(|e| e.documents.iter().any(|d| d.kind == DocumentKind::Passport)));
+        let zorblax = demo.entities.iter().find(|e| e.id == "demo:DEMO-002").unwrap();
         assert_eq!(zorblax.primary_name(), Some("Zorblax Quentin FICTIVUS"));
-        assert_eq!(
-            zorblax.birth_dates,
-            [PartialDate::new(1965, Some(7), None).unwrap()]
-        );
+        assert_eq!(zorblax.birth_dates, [PartialDate::new(1965, Some(7), None).unwrap()]);
         assert!(demo.meta.content_hash.starts_with("sha256:"));
     }
 
@@ -291,10 +216,7 @@ mod tests {
     }
 
     fn parse_text(t: &str) -> Result<ParsedList, ListError> {
-        parse(
-            "mine",
-            &ListFiles::from_memory("/mem", vec![("mine.csv", t.as_bytes().to_vec())]),
-        )
+        parse("mine", &ListFiles::from_memory("/mem", vec![("mine.csv", t.as_bytes().to_vec())]))
     }
 
     #[test]
@@ -307,32 +229,17 @@ mod tests {
     #[test]
     fn mistakes_are_refused_with_their_line() {
         for (text, needle) in [
-            (
-                "id,name,colour\n1,A,red\n",
-                "line 1: unknown column `colour`",
-            ),
-            (
-                "id,name,birth_dates\n1,A,1970\n2,B,31/12/1970\n",
-                "line 3: birth date",
-            ),
-            (
-                "id,name,categories\n1,A,pep-9\n",
-                "line 2: unknown category",
-            ),
+            ("id,name,colour\n1,A,red\n", "line 1: unknown column `colour`"),
+            ("id,name,birth_dates\n1,A,1970\n2,B,31/12/1970\n", "line 3: birth date"),
+            ("id,name,categories\n1,A,pep-9\n", "line 2: unknown category"),
             ("id,name,wallets\n1,A,0xabc\n", "line 2: wallet"),
-            (
-                "id,name,documents\n1,A,visa:123\n",
-                "line 2: unknown document kind",
-            ),
+            ("id,name,documents\n1,A,visa:123\n", "line 2: unknown document kind"),
             ("id,name\n1,A\n1,B\n", "line 3: duplicate id"),
             ("id,name\n1,\n", "line 2: entity without a name"),
             ("id,name\n1,\"A\n", "line 2: unterminated"),
         ] {
             let err = parse_text(text).unwrap_err().to_string();
-            assert!(
-                err.contains("/mem/mine.csv:") && err.contains(needle),
-                "{needle}: {err}"
-            );
+            assert!(err.contains("/mem/mine.csv:") && err.contains(needle), "{needle}: {err}");
         }
     }
 }

@@ -36,9 +36,7 @@ pub(crate) fn month_from_word(word: &str) -> Option<u8> {
 
 /// A date from parts where 0 means unknown (UK HMT writes `00/00/1980` for "1980").
 pub(crate) fn date_from_parts(year: u32, month: u32, day: u32) -> Option<PartialDate> {
-    let year = u16::try_from(year)
-        .ok()
-        .filter(|y| PLAUSIBLE_YEARS.contains(y))?;
+    let year = u16::try_from(year).ok().filter(|y| PLAUSIBLE_YEARS.contains(y))?;
     let month = u8::try_from(month).ok()?;
     let day = u8::try_from(day).ok()?;
     match (month, day) {
@@ -52,9 +50,7 @@ pub(crate) fn date_from_parts(year: u32, month: u32, day: u32) -> Option<Partial
 pub(crate) fn parse_dmy(s: &str) -> Option<PartialDate> {
     let parts: Vec<&str> = s.trim().split(['/', '.', '-']).collect();
     match parts.as_slice() {
-        [d, m, y] if y.len() == 4 => {
-            date_from_parts(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
-        }
+        [d, m, y] if y.len() == 4 => date_from_parts(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?),
         _ => None,
     }
 }
@@ -63,9 +59,7 @@ pub(crate) fn parse_dmy(s: &str) -> Option<PartialDate> {
 pub(crate) fn parse_mdy(s: &str) -> Option<PartialDate> {
     let parts: Vec<&str> = s.trim().split('/').collect();
     match parts.as_slice() {
-        [m, d, y] if y.len() == 4 => {
-            date_from_parts(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
-        }
+        [m, d, y] if y.len() == 4 => date_from_parts(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?),
         _ => None,
     }
 }
@@ -261,27 +255,15 @@ mod tests {
         assert_eq!(s(&extract_dates("Mar 1962")), ["1962-03"]);
         assert_eq!(s(&extract_dates("circa 1957")), ["1957"]);
         assert_eq!(s(&extract_dates("1960 to 1962")), ["1960", "1961", "1962"]);
-        assert_eq!(
-            s(&extract_dates("circa 1979-1982")),
-            ["1979", "1980", "1981", "1982"]
-        );
-        assert_eq!(
-            s(&extract_dates("08 Nov 1985 to 07 Nov 1986")),
-            ["1985", "1986"]
-        );
+        assert_eq!(s(&extract_dates("circa 1979-1982")), ["1979", "1980", "1981", "1982"]);
+        assert_eq!(s(&extract_dates("08 Nov 1985 to 07 Nov 1986")), ["1985", "1986"]);
         assert_eq!(s(&extract_dates("1900 to 1960")), ["1900", "1960"]);
     }
 
     #[test]
     fn european_and_iso_forms() {
-        assert_eq!(
-            s(&extract_dates("(a) 17.8.1957, (b) 17.8.1958")),
-            ["1957-08-17", "1958-08-17"]
-        );
-        assert_eq!(
-            s(&extract_dates("14.4.1965 or 1.3.1964")),
-            ["1965-04-14", "1964-03-01"]
-        );
+        assert_eq!(s(&extract_dates("(a) 17.8.1957, (b) 17.8.1958")), ["1957-08-17", "1958-08-17"]);
+        assert_eq!(s(&extract_dates("14.4.1965 or 1.3.1964")), ["1965-04-14", "1964-03-01"]);
         assert_eq!(s(&extract_dates("1962-11-23")), ["1962-11-23"]);
         assert_eq!(s(&extract_dates("11 Sept. 2018")), ["2018-09-11"]);
         assert_eq!(s(&extract_dates("March 25, 1977")), ["1977-03-25"]);
@@ -295,10 +277,7 @@ mod tests {
         assert_eq!(parse_dmy("04/07/2018").unwrap().to_string(), "2018-07-04");
         assert_eq!(parse_mdy("11/16/2023").unwrap().to_string(), "2023-11-16");
         assert_eq!(parse_mdy("13/16/2023"), None);
-        assert_eq!(
-            parse_iso_prefix("2025-12-08T08:44:02").unwrap().to_string(),
-            "2025-12-08"
-        );
+        assert_eq!(parse_iso_prefix("2025-12-08T08:44:02").unwrap().to_string(), "2025-12-08");
         assert_eq!(date_from_parts(3033, 9, 30), None);
     }
 

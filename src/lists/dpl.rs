@@ -161,11 +161,7 @@ pub fn guess_kind(name: &str) -> EntityKind {
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .any(|w| ORG_WORDS.iter().any(|o| o.eq_ignore_ascii_case(w)));
-    if is_org {
-        EntityKind::Organization
-    } else {
-        EntityKind::Person
-    }
+    if is_org { EntityKind::Organization } else { EntityKind::Person }
 }
 
 /// The grouping key and native id: letters and digits, upper case, words joined by `-`.
@@ -183,21 +179,14 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
     let bad = |line: usize, m: String| ListError::malformed(&file.path, format!("line {line}"), m);
     let mut reader = CsvReader::new(text, b'\t');
     let mut header: Vec<Cow<'_, str>> = Vec::new();
-    if reader
-        .next_record(&mut header)
-        .map_err(|e| bad(e.line, e.message))?
-        .is_none()
-    {
+    if reader.next_record(&mut header).map_err(|e| bad(e.line, e.message))?.is_none() {
         return Err(bad(1, "empty file: expected the DPL header".into()));
     }
-    let col = |name: &str| {
-        column(&header, name).ok_or_else(|| bad(1, format!("header lacks the `{name}` column")))
-    };
+    let col = |name: &str| column(&header, name).ok_or_else(|| bad(1, format!("header lacks the `{name}` column")));
     let c_name = col("Name")?;
     let opt = |name: &str| column(&header, name);
     let parts = ["Street_Address", "City", "State", "Postal_Code", "Country"].map(opt);
-    let (c_country, c_effective, c_update) =
-        (opt("Country"), opt("Effective_Date"), opt("Last_Update"));
+    let (c_country, c_effective, c_update) = (opt("Country"), opt("Effective_Date"), opt("Last_Update"));
 
     let today = today();
     let mut countries = CountryResolver::new();
@@ -205,15 +194,9 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
     let mut by_key: HashMap<String, usize> = HashMap::new();
     let mut latest: Option<PartialDate> = None;
     let mut row = Vec::with_capacity(header.len());
-    while let Some(line) = reader
-        .next_record(&mut row)
-        .map_err(|e| bad(e.line, e.message))?
-    {
+    while let Some(line) = reader.next_record(&mut row).map_err(|e| bad(e.line, e.message))? {
         if row.len() != header.len() {
-            return Err(bad(
-                line,
-                format!("expected {} fields, found {}", header.len(), row.len()),
-            ));
+            return Err(bad(line, format!("expected {} fields, found {}", header.len(), row.len())));
         }
         let get = |c: Option<usize>| c.and_then(|i| row.get(i)).map_or("", |v| v.trim());
         let name = row[c_name].trim();
@@ -228,19 +211,8 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
             entities.len() - 1
         });
         let e = &mut entities[i];
-        e.add_name(
-            name,
-            if e.names.is_empty() {
-                NameKind::Primary
-            } else {
-                NameKind::Alias
-            },
-        );
-        let address: Vec<&str> = parts
-            .iter()
-            .map(|&c| get(c))
-            .filter(|p| !p.is_empty())
-            .collect();
+        e.add_name(name, if e.names.is_empty() { NameKind::Primary } else { NameKind::Alias });
+        let address: Vec<&str> = parts.iter().map(|&c| get(c)).filter(|p| !p.is_empty()).collect();
         e.add_address(&address.join(", "));
         if let Some(c) = countries.one(get(c_country)) {
             e.add_country(c);
@@ -255,10 +227,7 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
         }
     }
     countries.log_unknown(list);
-    Ok(ParsedList {
-        entities,
-        list_date: latest.map(|d| d.to_string()),
-    })
+    Ok(ParsedList { entities, list_date: latest.map(|d| d.to_string()) })
 }
 
 #[cfg(test)]
@@ -270,15 +239,9 @@ mod tests {
     #[test]
     fn kinds_and_keys() {
         assert_eq!(guess_kind("AIR FREIGHT LTD"), EntityKind::Organization);
-        assert_eq!(
-            guess_kind("ADVANCED WEB SERVICES"),
-            EntityKind::Organization
-        );
+        assert_eq!(guess_kind("ADVANCED WEB SERVICES"), EntityKind::Organization);
         assert_eq!(guess_kind("ZIMO SHENG"), EntityKind::Person);
-        assert_eq!(
-            party_key("AL-NASER  AIRLINES"),
-            party_key("AL NASER AIRLINES")
-        );
+        assert_eq!(party_key("AL-NASER  AIRLINES"), party_key("AL NASER AIRLINES"));
         assert_eq!(party_key(" I. ASH"), "I-ASH");
     }
 
@@ -295,11 +258,7 @@ mod tests {
         assert_eq!(e.addresses.len(), 2);
         assert_eq!(e.countries, ["CN"]);
         assert_eq!(e.listed_on, PartialDate::new(2020, Some(3), Some(16)));
-        assert_eq!(
-            p.list_date.as_deref(),
-            Some("2020-03-20"),
-            "the 3033 typo is ignored"
-        );
+        assert_eq!(p.list_date.as_deref(), Some("2020-03-20"), "the 3033 typo is ignored");
     }
 
     #[test]
@@ -307,23 +266,14 @@ mod tests {
         let Some(dir) = shared_path("us_bis_dpl") else {
             return;
         };
-        let list = load(&ListSource {
-            name: "dpl".into(),
-            path: dir,
-            format: None,
-        })
-        .unwrap();
+        let list = load(&ListSource { name: "dpl".into(), path: dir, format: None }).unwrap();
         assert_eq!(list.meta.format, ListFormat::BisDpl);
         // 665 rows -> 544 parties (546 distinct raw names; 2 differ only in spacing/punctuation).
         assert_eq!(list.meta.entity_count, 544);
         let addresses: usize = list.entities.iter().map(|e| e.addresses.len()).sum();
         assert!(addresses >= 600, "{addresses}");
         assert_eq!(list.meta.list_date.as_deref(), Some("2023-11-28"));
-        let air = list
-            .entities
-            .iter()
-            .find(|e| e.native_id == "AIR-FREIGHT-LTD")
-            .unwrap();
+        let air = list.entities.iter().find(|e| e.native_id == "AIR-FREIGHT-LTD").unwrap();
         assert_eq!(air.kind, EntityKind::Organization);
         assert_eq!(air.addresses.len(), 4);
     }

@@ -36,53 +36,29 @@ impl<'a> Records<'a> {
         let wrapped = first.starts_with('"') && first.ends_with('"') && first.contains("Date_file");
         // A byte that never occurs in the file as delimiter: each physical line is one field.
         let delimiter = if wrapped { 0x1F } else { b';' };
-        Records {
-            outer: CsvReader::new(text, delimiter),
-            wrapped,
-            line_buf: Vec::new(),
-        }
+        Records { outer: CsvReader::new(text, delimiter), wrapped, line_buf: Vec::new() }
     }
 
     /// The record's fields and starting line, or `None` at the end.
     fn next(&mut self, fields: &mut Vec<String>) -> Result<Option<usize>, (usize, String)> {
-        let Some(line) = self
-            .outer
-            .next_record(&mut self.line_buf)
-            .map_err(|e| (e.line, e.message))?
-        else {
+        let Some(line) = self.outer.next_record(&mut self.line_buf).map_err(|e| (e.line, e.message))? else {
             return Ok(None);
         };
         fields.clear();
         if self.wrapped {
             let [inner] = self.line_buf.as_slice() else {
-                return Err((
-                    line,
-                    format!(
-                        "expected one quoted line, found {} fields",
-                        self.line_buf.len()
-                    ),
-                ));
+                return Err((line, format!("expected one quoted line, found {} fields", self.line_buf.len())));
             };
             let inner = inner.trim_end_matches(['\t', ' ']);
             let mut reader = CsvReader::new(inner, b';');
             let mut cells = Vec::new();
-            reader
-                .next_record(&mut cells)
-                .map_err(|e| (line, e.message))?;
+            reader.next_record(&mut cells).map_err(|e| (line, e.message))?;
             fields.extend(cells.iter().map(|c| c.trim().to_string()));
-            if reader
-                .next_record(&mut cells)
-                .map_err(|e| (line, e.message))?
-                .is_some()
-            {
+            if reader.next_record(&mut cells).map_err(|e| (line, e.message))?.is_some() {
                 return Err((line, "a line break inside a wrapped record".into()));
             }
         } else {
-            fields.extend(
-                self.line_buf
-                    .iter()
-                    .map(|c| c.trim().trim_end_matches('\t').to_string()),
-            );
+            fields.extend(self.line_buf.iter().map(|c| c.trim().trim_end_matches('\t').to_string()));
         }
         Ok(Some(line))
     }
@@ -94,25 +70,15 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
     let bad = |line: usize, m: String| ListError::malformed(&file.path, format!("line {line}"), m);
     let mut records = Records::new(&text);
     let mut header: Vec<String> = Vec::new();
-    if records
-        .next(&mut header)
-        .map_err(|(l, m)| bad(l, m))?
-        .is_none()
-    {
+    if records.next(&mut header).map_err(|(l, m)| bad(l, m))?.is_none() {
         return Err(bad(1, "empty file: expected the FSF header".into()));
     }
     let header_cow: Vec<Cow<'_, str>> = header.iter().map(|h| Cow::Borrowed(h.as_str())).collect();
-    let col = |name: &str| {
-        column(&header_cow, name).ok_or_else(|| bad(1, format!("header lacks the `{name}` column")))
-    };
+    let col = |name: &str| column(&header_cow, name).ok_or_else(|| bad(1, format!("header lacks the `{name}` column")));
     let c_date = header.iter().position(|h| h.starts_with("Date_file"));
     let c_entity = col("Entity_logical_id")?;
     let opt = |name: &str| column(&header_cow, name);
-    let (c_type, c_programme, c_published) = (
-        opt("Subject_type"),
-        opt("Programme"),
-        opt("Leba_publication_date"),
-    );
+    let (c_type, c_programme, c_published) = (opt("Subject_type"), opt("Programme"), opt("Leba_publication_date"));
     let (c_whole, c_first, c_middle, c_last, c_gender, c_function) = (
         opt("Naal_wholename"),
         opt("Naal_firstname"),
@@ -121,19 +87,10 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
         opt("Naal_gender"),
         opt("Naal_function"),
     );
-    let address_cols = [
-        "Addr_number",
-        "Addr_street",
-        "Addr_zipcode",
-        "Addr_city",
-        "Addr_country",
-    ]
-    .map(opt);
+    let address_cols = ["Addr_number", "Addr_street", "Addr_zipcode", "Addr_city", "Addr_country"].map(opt);
     let c_addr_country = opt("Addr_country");
-    let (c_birth, c_birth_place, c_birth_country) =
-        (opt("Birt_date"), opt("Birt_place"), opt("Birt_country"));
-    let (c_iden, c_iden_country, c_citizen) =
-        (opt("Iden_number"), opt("Iden_country"), opt("Citi_country"));
+    let (c_birth, c_birth_place, c_birth_country) = (opt("Birt_date"), opt("Birt_place"), opt("Birt_country"));
+    let (c_iden, c_iden_country, c_citizen) = (opt("Iden_number"), opt("Iden_country"), opt("Citi_country"));
 
     let mut countries = CountryResolver::new();
     let mut entities: Vec<Entity> = Vec::new();
@@ -142,10 +99,7 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
     let mut row = Vec::with_capacity(header.len());
     while let Some(line) = records.next(&mut row).map_err(|(l, m)| bad(l, m))? {
         if row.len() != header.len() {
-            return Err(bad(
-                line,
-                format!("expected {} fields, found {}", header.len(), row.len()),
-            ));
+            return Err(bad(line, format!("expected {} fields, found {}", header.len(), row.len())));
         }
         let get = |c: Option<usize>| c.and_then(|i| row.get(i)).map_or("", |v| v.trim());
         let id = row[c_entity].trim();
@@ -158,11 +112,7 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
         let i = match by_id.get(id) {
             Some(&i) => i,
             None => {
-                let kind = if get(c_type) == "P" {
-                    EntityKind::Person
-                } else {
-                    EntityKind::Organization
-                };
+                let kind = if get(c_type) == "P" { EntityKind::Person } else { EntityKind::Organization };
                 let mut e = Entity::new(list, id, kind);
                 e.add_category(Category::Sanction);
                 entities.push(e);
@@ -188,11 +138,7 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
         // `??????? Abu Nidal`: a Greek or Cyrillic spelling whose letters the Latin-1 export
         // replaced by `?`. It no longer names anyone; matching on it would only add noise.
         if !name.contains("??") {
-            let kind = if e.names.is_empty() {
-                NameKind::Primary
-            } else {
-                NameKind::Alias
-            };
+            let kind = if e.names.is_empty() { NameKind::Primary } else { NameKind::Alias };
             e.add_name(&name, kind);
         }
         match get(c_gender) {
@@ -201,11 +147,7 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
             _ => {}
         }
         e.add_position(get(c_function));
-        let address: Vec<&str> = address_cols
-            .iter()
-            .map(|&c| get(c))
-            .filter(|p| !p.is_empty())
-            .collect();
+        let address: Vec<&str> = address_cols.iter().map(|&c| get(c)).filter(|p| !p.is_empty()).collect();
         e.add_address(&address.join(", "));
         if let Some(c) = countries.one(get(c_addr_country)) {
             e.add_country(c);
@@ -213,14 +155,10 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
         let birth = get(c_birth);
         match parse_iso_prefix(birth) {
             Some(d) => e.add_birth_date(d),
-            None => extract_dates(birth)
-                .into_iter()
-                .for_each(|d| e.add_birth_date(d)),
+            None => extract_dates(birth).into_iter().for_each(|d| e.add_birth_date(d)),
         }
-        let place: Vec<&str> = [get(c_birth_place), get(c_birth_country)]
-            .into_iter()
-            .filter(|p| !p.is_empty())
-            .collect();
+        let place: Vec<&str> =
+            [get(c_birth_place), get(c_birth_country)].into_iter().filter(|p| !p.is_empty()).collect();
         e.add_birth_place(&place.join(", "));
         let iden = get(c_iden).trim_matches('"').trim();
         if !iden.is_empty() {
@@ -249,10 +187,7 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
         }
     }
     countries.log_unknown(list);
-    Ok(ParsedList {
-        entities,
-        list_date,
-    })
+    Ok(ParsedList { entities, list_date })
 }
 
 #[cfg(test)]
@@ -273,10 +208,7 @@ mod tests {
         let e = &p.entities[0];
         assert_eq!(e.names.len(), 2);
         assert_eq!(e.nationalities, ["IQ"]);
-        assert_eq!(
-            e.birth_dates,
-            [PartialDate::new(1937, Some(4), Some(28)).unwrap()]
-        );
+        assert_eq!(e.birth_dates, [PartialDate::new(1937, Some(4), Some(28)).unwrap()]);
         assert_eq!(e.documents[0].number, "AD001095");
         assert_eq!(e.documents[0].kind, DocumentKind::Passport);
         assert_eq!(e.documents[0].country.as_deref(), Some("IQ"));
@@ -287,45 +219,21 @@ mod tests {
         let Some(dir) = shared_path("eu_fsf_legacy_csv_2018_subset") else {
             return;
         };
-        let list = load(&ListSource {
-            name: "eu_fsf".into(),
-            path: dir,
-            format: None,
-        })
-        .unwrap();
+        let list = load(&ListSource { name: "eu_fsf".into(), path: dir, format: None }).unwrap();
         assert_eq!(list.meta.format, ListFormat::EuFsf);
         assert_eq!(list.meta.entity_count, 93);
         assert_eq!(list.meta.list_date.as_deref(), Some("2018-07-04"));
         let mugabe = list.entities.iter().find(|e| e.native_id == "1").unwrap();
         assert_eq!(mugabe.primary_name(), Some("Robert Gabriel Mugabe"));
         assert_eq!(mugabe.kind, EntityKind::Person);
-        assert_eq!(
-            mugabe.birth_dates,
-            [PartialDate::new(1924, Some(2), Some(21)).unwrap()]
-        );
-        assert!(
-            mugabe
-                .documents
-                .iter()
-                .any(|d| d.number == "AD001095" && d.kind == DocumentKind::Passport)
-        );
+        assert_eq!(mugabe.birth_dates, [PartialDate::new(1924, Some(2), Some(21)).unwrap()]);
+        assert!(mugabe.documents.iter().any(|d| d.number == "AD001095" && d.kind == DocumentKind::Passport));
         let ano = list.entities.iter().find(|e| e.native_id == "201").unwrap();
         assert_eq!(ano.primary_name(), Some("Abu Nidal Organisation"));
         assert!(ano.names.iter().all(|n| !n.value.contains("??")));
         let quoted = list.entities.iter().find(|e| e.native_id == "43").unwrap();
-        assert!(
-            quoted
-                .positions
-                .iter()
-                .any(|p| p.starts_with("Former Governor of Karbala")),
-            "{:?}",
-            quoted.positions
-        );
-        let people = list
-            .entities
-            .iter()
-            .filter(|e| e.kind == EntityKind::Person)
-            .count();
+        assert!(quoted.positions.iter().any(|p| p.starts_with("Former Governor of Karbala")), "{:?}", quoted.positions);
+        let people = list.entities.iter().filter(|e| e.kind == EntityKind::Person).count();
         assert!(people > 0 && people < 93);
     }
 }

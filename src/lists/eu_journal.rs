@@ -34,31 +34,17 @@ pub const HEADER_PREFIX: &str = "celex,recordId,";
 
 pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
     if files.files.is_empty() {
-        return Err(ListError::malformed(
-            &files.root,
-            "directory",
-            "no CSV file",
-        ));
+        return Err(ListError::malformed(&files.root, "directory", "no CSV file"));
     }
     let mut countries = CountryResolver::new();
     let mut entities = Vec::new();
     let mut latest: Option<PartialDate> = None;
     let today = today();
     for file in &files.files {
-        parse_file(
-            list,
-            file,
-            &mut entities,
-            &mut countries,
-            &mut latest,
-            today,
-        )?;
+        parse_file(list, file, &mut entities, &mut countries, &mut latest, today)?;
     }
     countries.log_unknown(list);
-    Ok(ParsedList {
-        entities,
-        list_date: latest.map(|d| d.to_string()),
-    })
+    Ok(ParsedList { entities, list_date: latest.map(|d| d.to_string()) })
 }
 
 fn parse_file(
@@ -73,39 +59,19 @@ fn parse_file(
     let bad = |line: usize, m: String| ListError::malformed(&file.path, format!("line {line}"), m);
     let mut reader = CsvReader::new(text, b',');
     let mut header: Vec<Cow<'_, str>> = Vec::new();
-    if reader
-        .next_record(&mut header)
-        .map_err(|e| bad(e.line, e.message))?
-        .is_none()
-    {
+    if reader.next_record(&mut header).map_err(|e| bad(e.line, e.message))?.is_none() {
         return Err(bad(1, "empty file: expected the header".into()));
     }
-    let col = |name: &str| {
-        column(&header, name).ok_or_else(|| bad(1, format!("header lacks the `{name}` column")))
-    };
+    let col = |name: &str| column(&header, name).ok_or_else(|| bad(1, format!("header lacks the `{name}` column")));
     let (c_celex, c_record, c_name) = (col("celex")?, col("recordId")?, col("name")?);
     let opt = |name: &str| column(&header, name);
-    let (c_program, c_annex, c_measure, c_start, c_schema) = (
-        opt("programKey"),
-        opt("annex"),
-        opt("measure"),
-        opt("startDate"),
-        opt("schema"),
-    );
+    let (c_program, c_annex, c_measure, c_start, c_schema) =
+        (opt("programKey"), opt("annex"), opt("measure"), opt("startDate"), opt("schema"));
     let (c_alias, c_weak, c_previous) = (opt("alias"), opt("weakAlias"), opt("previousName"));
-    let (c_country, c_nationality, c_jurisdiction, c_flag) = (
-        opt("country"),
-        opt("nationality"),
-        opt("jurisdiction"),
-        opt("flag"),
-    );
-    let (c_birth, c_birth_place, c_position, c_gender, c_address) = (
-        opt("birthDate"),
-        opt("birthPlace"),
-        opt("position"),
-        opt("gender"),
-        opt("address"),
-    );
+    let (c_country, c_nationality, c_jurisdiction, c_flag) =
+        (opt("country"), opt("nationality"), opt("jurisdiction"), opt("flag"));
+    let (c_birth, c_birth_place, c_position, c_gender, c_address) =
+        (opt("birthDate"), opt("birthPlace"), opt("position"), opt("gender"), opt("address"));
     let (c_passport, c_id) = (opt("passportNumber"), opt("idNumber"));
     let simple_docs = [
         ("taxNumber", DocumentKind::TaxId),
@@ -119,25 +85,16 @@ fn parse_file(
     let c_imo = opt("imoNumber");
 
     let mut row = Vec::with_capacity(header.len());
-    while let Some(line) = reader
-        .next_record(&mut row)
-        .map_err(|e| bad(e.line, e.message))?
-    {
+    while let Some(line) = reader.next_record(&mut row).map_err(|e| bad(e.line, e.message))? {
         if row.len() != header.len() {
-            return Err(bad(
-                line,
-                format!("expected {} fields, found {}", header.len(), row.len()),
-            ));
+            return Err(bad(line, format!("expected {} fields, found {}", header.len(), row.len())));
         }
         let get = |c: Option<usize>| c.and_then(|i| row.get(i)).map_or("", |v| v.trim());
         let celex = row[c_celex].trim();
         let annex = get(c_annex);
         let record = row[c_record].trim();
-        let native_id = if record.is_empty() {
-            format!("{celex}:{annex}:line{line}")
-        } else {
-            format!("{celex}:{annex}:{record}")
-        };
+        let native_id =
+            if record.is_empty() { format!("{celex}:{annex}:line{line}") } else { format!("{celex}:{annex}:{record}") };
         let name = row[c_name].trim();
         if name.is_empty() {
             return Err(bad(line, format!("entity without a name ({native_id})")));
@@ -150,11 +107,7 @@ fn parse_file(
         };
         let mut e = Entity::new(list, &native_id, kind);
         e.add_name(name, NameKind::Primary);
-        for (c, k) in [
-            (c_alias, NameKind::Alias),
-            (c_weak, NameKind::Weak),
-            (c_previous, NameKind::Former),
-        ] {
+        for (c, k) in [(c_alias, NameKind::Alias), (c_weak, NameKind::Weak), (c_previous, NameKind::Former)] {
             for n in get(c).split(';') {
                 e.add_name(n, k);
             }
@@ -178,11 +131,7 @@ fn parse_file(
         }
         e.add_birth_place(get(c_birth_place));
         e.add_position(get(c_position));
-        match get(c_gender)
-            .trim_end_matches('.')
-            .to_ascii_lowercase()
-            .as_str()
-        {
+        match get(c_gender).trim_end_matches('.').to_ascii_lowercase().as_str() {
             "male" => e.gender = Some(Gender::Male),
             "female" => e.gender = Some(Gender::Female),
             _ => {}
@@ -234,14 +183,10 @@ mod tests {
             32001R2580,1,EU-TERR,1,Asset freeze,23.2.2022,Person,A B,C D; E F,Iranian,\"(a) 17.8.1957, (b) 17.8.1958\",C2002515 (Iran); 477845448 (USA),\n\
             32001R2580,1,EU-TERR,2,Export control,,Vessel,SHIP,,,,,9333670\n\
             32001R2580,,EU-TERR,2,Asset freeze,,LegalEntity,ACME,,,,,\n";
-        let files =
-            ListFiles::from_memory("/mem", vec![("32001R2580.csv", text.as_bytes().to_vec())]);
+        let files = ListFiles::from_memory("/mem", vec![("32001R2580.csv", text.as_bytes().to_vec())]);
         let p = parse("eu", &files).unwrap();
         let ids: Vec<&str> = p.entities.iter().map(|e| e.native_id.as_str()).collect();
-        assert_eq!(
-            ids,
-            ["32001R2580:1:1", "32001R2580:2:1", "32001R2580:2:line4"]
-        );
+        assert_eq!(ids, ["32001R2580:1:1", "32001R2580:2:1", "32001R2580:2:line4"]);
         let a = &p.entities[0];
         assert_eq!(a.names.len(), 3);
         assert_eq!(a.nationalities, ["IR"]);
@@ -258,40 +203,15 @@ mod tests {
         let Some(dir) = shared_path("eu_official_journal_opensanctions/consolidated") else {
             return;
         };
-        let list = load(&ListSource {
-            name: "eu_journal".into(),
-            path: dir,
-            format: None,
-        })
-        .unwrap();
+        let list = load(&ListSource { name: "eu_journal".into(), path: dir, format: None }).unwrap();
         assert_eq!(list.meta.format, ListFormat::EuJournal);
         assert_eq!(list.meta.entity_count, 8_017);
-        assert_eq!(
-            list.entities
-                .iter()
-                .filter(|e| e.kind == EntityKind::Person)
-                .count(),
-            4_500
-        );
-        assert_eq!(
-            list.entities
-                .iter()
-                .filter(|e| e.kind == EntityKind::Vessel)
-                .count(),
-            708
-        );
+        assert_eq!(list.entities.iter().filter(|e| e.kind == EntityKind::Person).count(), 4_500);
+        assert_eq!(list.entities.iter().filter(|e| e.kind == EntityKind::Vessel).count(), 708);
         assert_eq!(list.meta.list_date.as_deref(), Some("2026-07-30"));
-        let russians = list
-            .entities
-            .iter()
-            .filter(|e| e.nationalities.iter().any(|n| n == "RU"))
-            .count();
+        let russians = list.entities.iter().filter(|e| e.nationalities.iter().any(|n| n == "RU")).count();
         assert!(russians >= 1_096, "{russians}");
-        let with_imo = list
-            .entities
-            .iter()
-            .filter(|e| e.documents.iter().any(|d| d.number.starts_with("IMO")))
-            .count();
+        let with_imo = list.entities.iter().filter(|e| e.documents.iter().any(|d| d.number.starts_with("IMO"))).count();
         assert!(with_imo >= 700, "{with_imo}");
     }
 }

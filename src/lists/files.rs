@@ -36,11 +36,7 @@ impl ListFiles {
         let root = root.into();
         let mut files: Vec<ListFile> = files
             .into_iter()
-            .map(|(name, bytes)| ListFile {
-                name: name.to_string(),
-                path: root.join(name),
-                bytes,
-            })
+            .map(|(name, bytes)| ListFile { name: name.to_string(), path: root.join(name), bytes })
             .collect();
         files.sort_by(|a, b| a.name.cmp(&b.name));
         ListFiles { root, files }
@@ -68,40 +64,22 @@ impl ListFiles {
             for name in names {
                 let p = path.join(&name);
                 let bytes = fs::read(&p).map_err(|e| ListError::io(&p, e))?;
-                files.push(ListFile {
-                    name,
-                    path: p,
-                    bytes,
-                });
+                files.push(ListFile { name, path: p, bytes });
             }
         } else {
             let bytes = fs::read(path).map_err(|e| ListError::io(path, e))?;
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            files.push(ListFile {
-                name,
-                path: path.to_path_buf(),
-                bytes,
-            });
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            files.push(ListFile { name, path: path.to_path_buf(), bytes });
         }
         files.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(ListFiles {
-            root: path.to_path_buf(),
-            files,
-        })
+        Ok(ListFiles { root: path.to_path_buf(), files })
     }
 
     /// The one file of a one-file list.
     pub(crate) fn only(&self) -> Result<&ListFile, ListError> {
         match self.files.as_slice() {
             [f] => Ok(f),
-            [] => Err(ListError::malformed(
-                &self.root,
-                "directory",
-                "no list file",
-            )),
+            [] => Err(ListError::malformed(&self.root, "directory", "no list file")),
             many => Err(ListError::malformed(
                 &self.root,
                 "directory",
@@ -113,9 +91,7 @@ impl ListFiles {
     /// The file with this name, compared without case (OFAC has published both `SDN.CSV` and
     /// `sdn.csv`).
     pub fn get(&self, name: &str) -> Option<&ListFile> {
-        self.files
-            .iter()
-            .find(|f| f.name.eq_ignore_ascii_case(name))
+        self.files.iter().find(|f| f.name.eq_ignore_ascii_case(name))
     }
 
     /// `sha256:<hex>`. One file: the SHA-256 of its bytes, so it can be checked with `sha256sum`.
@@ -146,10 +122,7 @@ pub(crate) fn dir_file_names(dir: &Path) -> Result<Vec<String>, ListError> {
         if name.starts_with('.') {
             continue;
         }
-        let is_file = entry
-            .file_type()
-            .map(|t| t.is_file() || t.is_symlink())
-            .unwrap_or(false);
+        let is_file = entry.file_type().map(|t| t.is_file() || t.is_symlink()).unwrap_or(false);
         if is_file && entry.path().is_file() {
             names.push(name);
         }
@@ -172,35 +145,21 @@ pub(crate) fn is_doc_file(name: &str) -> bool {
 /// Which files of a directory belong to a list of `format`.
 pub(crate) fn files_for_format(format: ListFormat, names: &[String]) -> Vec<String> {
     let pick = |wanted: &[&str]| -> Vec<String> {
-        names
-            .iter()
-            .filter(|n| wanted.iter().any(|w| n.eq_ignore_ascii_case(w)))
-            .cloned()
-            .collect()
+        names.iter().filter(|n| wanted.iter().any(|w| n.eq_ignore_ascii_case(w))).cloned().collect()
     };
     match format {
         ListFormat::OfacSdn => pick(&["sdn.csv", "alt.csv", "add.csv", "sdn_comments.csv"]),
-        ListFormat::OfacCons => pick(&[
-            "cons_prim.csv",
-            "cons_alt.csv",
-            "cons_add.csv",
-            "cons_comments.csv",
-        ]),
+        ListFormat::OfacCons => pick(&["cons_prim.csv", "cons_alt.csv", "cons_add.csv", "cons_comments.csv"]),
         ListFormat::OfacCrypto => names
             .iter()
             .filter(|n| {
                 let l = n.to_ascii_lowercase();
-                (l.starts_with("sanctioned_addresses_")
-                    && (l.ends_with(".txt") || l.ends_with(".json")))
+                (l.starts_with("sanctioned_addresses_") && (l.ends_with(".txt") || l.ends_with(".json")))
                     || l == "sanctioned-addresses.json"
             })
             .cloned()
             .collect(),
-        ListFormat::EuJournal => names
-            .iter()
-            .filter(|n| n.to_ascii_lowercase().ends_with(".csv"))
-            .cloned()
-            .collect(),
+        ListFormat::EuJournal => names.iter().filter(|n| n.to_ascii_lowercase().ends_with(".csv")).cloned().collect(),
         // One-file formats: a directory holding exactly one data file stands for that file.
         _ => {
             let data: Vec<String> = names.iter().filter(|n| !is_doc_file(n)).cloned().collect();
@@ -261,10 +220,7 @@ mod tests {
     #[test]
     fn hash_of_one_file_is_its_sha256() {
         let files = ListFiles::from_memory("/x", vec![("a.csv", b"abc".to_vec())]);
-        assert_eq!(
-            files.content_hash(),
-            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(files.content_hash(), "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]
@@ -278,31 +234,16 @@ mod tests {
 
     #[test]
     fn invalid_utf8_names_line_and_offset() {
-        let f = ListFile {
-            name: "x.csv".into(),
-            path: "/l/x.csv".into(),
-            bytes: b"ok\nbad \xff here".to_vec(),
-        };
+        let f = ListFile { name: "x.csv".into(), path: "/l/x.csv".into(), bytes: b"ok\nbad \xff here".to_vec() };
         let err = utf8_text(&f).unwrap_err().to_string();
-        assert!(
-            err.contains("/l/x.csv") && err.contains("line 2") && err.contains("byte offset 7"),
-            "{err}"
-        );
+        assert!(err.contains("/l/x.csv") && err.contains("line 2") && err.contains("byte offset 7"), "{err}");
     }
 
     #[test]
     fn markers_are_trimmed() {
-        let f = ListFile {
-            name: "x".into(),
-            path: "x".into(),
-            bytes: b"\xEF\xBB\xBFa,b\r\n\x1a".to_vec(),
-        };
+        let f = ListFile { name: "x".into(), path: "x".into(), bytes: b"\xEF\xBB\xBFa,b\r\n\x1a".to_vec() };
         assert_eq!(utf8_text(&f).unwrap(), "a,b\r\n");
-        let f = ListFile {
-            name: "x".into(),
-            path: "x".into(),
-            bytes: b"caf\xe9".to_vec(),
-        };
+        let f = ListFile { name: "x".into(), path: "x".into(), bytes: b"caf\xe9".to_vec() };
         assert_eq!(latin1_text(&f), "café");
         assert_eq!(utf8_or_latin1_text(&f), "café");
     }

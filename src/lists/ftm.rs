@@ -58,12 +58,7 @@ struct FtmRecord {
 
 impl FtmRecord {
     fn values(&self, prop: &str) -> impl Iterator<Item = &str> {
-        self.properties
-            .get(prop)
-            .into_iter()
-            .flatten()
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty())
+        self.properties.get(prop).into_iter().flatten().map(|s| s.trim()).filter(|s| !s.is_empty())
     }
 }
 
@@ -81,9 +76,7 @@ fn kind_for_schema(schema: &str) -> Option<EntityKind> {
 pub(crate) fn add_birth_dates(e: &mut Entity, value: &str) {
     match PartialDate::parse_iso(value) {
         Some(d) => e.add_birth_date(d),
-        None => extract_dates(value)
-            .into_iter()
-            .for_each(|d| e.add_birth_date(d)),
+        None => extract_dates(value).into_iter().for_each(|d| e.add_birth_date(d)),
     }
 }
 
@@ -96,11 +89,7 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
             continue;
         }
         let record: FtmRecord = serde_json::from_str(line).map_err(|e| {
-            ListError::malformed(
-                &file.path,
-                format!("line {}", i + 1),
-                format!("bad FollowTheMoney JSON: {e}"),
-            )
+            ListError::malformed(&file.path, format!("line {}", i + 1), format!("bad FollowTheMoney JSON: {e}"))
         })?;
         records.push((i + 1, record));
     }
@@ -132,11 +121,7 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
             ("previousName", NameKind::Former),
         ] {
             for n in r.values(prop) {
-                let name_kind = if e.names.is_empty() {
-                    NameKind::Primary
-                } else {
-                    name_kind
-                };
+                let name_kind = if e.names.is_empty() { NameKind::Primary } else { name_kind };
                 e.add_name(n, name_kind);
             }
         }
@@ -223,11 +208,7 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
                 }
             }
             "Passport" | "Identification" => {
-                let kind = if r.schema == "Passport" {
-                    DocumentKind::Passport
-                } else {
-                    DocumentKind::NationalId
-                };
+                let kind = if r.schema == "Passport" { DocumentKind::Passport } else { DocumentKind::NationalId };
                 let country = r.values("country").next().and_then(|c| countries.one(c));
                 for holder in r.values("holder") {
                     if let Some(&i) = index.get(holder) {
@@ -257,10 +238,7 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
         }
     }
     countries.log_unknown(list);
-    Ok(ParsedList {
-        entities,
-        list_date: list_date.map(str::to_string),
-    })
+    Ok(ParsedList { entities, list_date: list_date.map(str::to_string) })
 }
 
 #[cfg(test)]
@@ -272,18 +250,12 @@ mod tests {
     #[test]
     fn topics_map_to_categories() {
         assert_eq!(category_for_topic("sanction"), Some(Category::Sanction));
-        assert_eq!(
-            category_for_topic("sanction.linked"),
-            Some(Category::Sanction)
-        );
+        assert_eq!(category_for_topic("sanction.linked"), Some(Category::Sanction));
         assert_eq!(category_for_topic("role.pep"), Some(Category::Pep));
         assert_eq!(category_for_topic("role.rca"), Some(Category::Pep4));
         assert_eq!(category_for_topic("crime.fin"), Some(Category::Enforcement));
         assert_eq!(category_for_topic("wanted"), Some(Category::Enforcement));
-        assert_eq!(
-            category_for_topic("export.control"),
-            Some(Category::Debarment)
-        );
+        assert_eq!(category_for_topic("export.control"), Some(Category::Debarment));
         assert_eq!(category_for_topic("gov.soe"), Some(Category::Soe));
         assert_eq!(category_for_topic("poi"), Some(Category::Enforcement));
         assert_eq!(category_for_topic("corp.offshore"), None);
@@ -303,10 +275,7 @@ mod tests {
         assert_eq!(ann.wallets[0].address, "0xabc");
         assert_eq!(ann.wallets[0].chain, "ETH");
         assert_eq!(ann.nationalities, ["RU"]);
-        assert_eq!(
-            ann.birth_dates,
-            [PartialDate::new(1970, Some(5), None).unwrap()]
-        );
+        assert_eq!(ann.birth_dates, [PartialDate::new(1970, Some(5), None).unwrap()]);
         assert_eq!(p.list_date.as_deref(), Some("2024-03-04T00:00:00"));
     }
 
@@ -315,10 +284,7 @@ mod tests {
         let text = "{\"id\":\"p1\",\"schema\":\"Person\",\"properties\":{\"name\":[\"A\"]}}\n{\"id\": oops}\n";
         let files = ListFiles::from_memory("/mem", vec![("x.json", text.as_bytes().to_vec())]);
         let err = parse("ftm", &files).unwrap_err().to_string();
-        assert!(
-            err.contains("/mem/x.json:line 2") && err.contains("bad FollowTheMoney JSON"),
-            "{err}"
-        );
+        assert!(err.contains("/mem/x.json:line 2") && err.contains("bad FollowTheMoney JSON"), "{err}");
     }
 
     #[test]
@@ -326,62 +292,25 @@ mod tests {
         let Some(zala) = shared_path("ftm_samples/yente_zala_entities.ftm.json") else {
             return;
         };
-        let list = load(&ListSource {
-            name: "zala".into(),
-            path: zala,
-            format: None,
-        })
-        .unwrap();
+        let list = load(&ListSource { name: "zala".into(), path: zala, format: None }).unwrap();
         assert_eq!(list.meta.format, ListFormat::Ftm);
         // 91 records: 6 target Person + 8 target Company kept (3 non-target companies dropped).
         assert_eq!(list.meta.entity_count, 14);
-        assert_eq!(
-            list.entities
-                .iter()
-                .filter(|e| e.kind == EntityKind::Person)
-                .count(),
-            6
-        );
+        assert_eq!(list.entities.iter().filter(|e| e.kind == EntityKind::Person).count(), 6);
         assert_eq!(list.meta.list_date.as_deref(), Some("2026-04-29T07:55:02"));
-        let maria = list
-            .entities
-            .iter()
-            .find(|e| e.native_id == "NK-2Tbri3s6GgNtAwsSXh4qpL")
-            .unwrap();
+        let maria = list.entities.iter().find(|e| e.native_id == "NK-2Tbri3s6GgNtAwsSXh4qpL").unwrap();
         assert_eq!(maria.primary_name(), Some("Maria Aleksandrovna Osetrova"));
-        assert!(
-            maria
-                .names
-                .iter()
-                .any(|n| n.value == "Мария Александровна Осетрова")
-        );
-        assert!(
-            maria.categories.contains(&Category::Sanction)
-                && maria.categories.contains(&Category::Debarment)
-        );
+        assert!(maria.names.iter().any(|n| n.value == "Мария Александровна Осетрова"));
+        assert!(maria.categories.contains(&Category::Sanction) && maria.categories.contains(&Category::Debarment));
         assert_eq!(maria.nationalities, ["RU"]);
-        assert!(
-            maria
-                .documents
-                .iter()
-                .any(|d| d.number == "183116181362" && d.kind == DocumentKind::TaxId)
-        );
+        assert!(maria.documents.iter().any(|d| d.number == "183116181362" && d.kind == DocumentKind::TaxId));
 
         let Some(t1) = shared_path("ftm_samples/yente_t1_entities.ftm.json") else {
             return;
         };
-        let list = load(&ListSource {
-            name: "t1".into(),
-            path: t1,
-            format: None,
-        })
-        .unwrap();
+        let list = load(&ListSource { name: "t1".into(), path: t1, format: None }).unwrap();
         assert_eq!(list.meta.entity_count, 6);
         assert_eq!(list.meta.list_date.as_deref(), Some("2024-03-28T18:57:01"));
-        assert!(
-            list.entities
-                .iter()
-                .all(|e| e.categories == [Category::Sanction])
-        );
+        assert!(list.entities.iter().all(|e| e.categories == [Category::Sanction]));
     }
 }

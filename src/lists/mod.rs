@@ -36,8 +36,7 @@ pub use custom::demo_list;
 pub use files::{ListFile, ListFiles};
 
 pub use model::{
-    Category, Document, DocumentKind, Entity, EntityKind, EntityName, Gender, NameKind,
-    PartialDate, Wallet,
+    Category, Document, DocumentKind, Entity, EntityKind, EntityName, Gender, NameKind, PartialDate, Wallet,
 };
 
 use std::collections::HashSet;
@@ -125,16 +124,13 @@ impl fmt::Display for ListFormat {
 impl FromStr for ListFormat {
     type Err = ListError;
     fn from_str(s: &str) -> Result<Self, ListError> {
-        ListFormat::ALL
-            .into_iter()
-            .find(|f| f.as_str() == s)
-            .ok_or_else(|| ListError::BadSource {
-                spec: s.to_string(),
-                reason: format!(
-                    "unknown list format `{s}`; known formats: {}",
-                    ListFormat::ALL.map(|f| f.as_str()).join(", ")
-                ),
-            })
+        ListFormat::ALL.into_iter().find(|f| f.as_str() == s).ok_or_else(|| ListError::BadSource {
+            spec: s.to_string(),
+            reason: format!(
+                "unknown list format `{s}`; known formats: {}",
+                ListFormat::ALL.map(|f| f.as_str()).join(", ")
+            ),
+        })
     }
 }
 
@@ -152,13 +148,8 @@ pub struct ListSource {
 impl FromStr for ListSource {
     type Err = ListError;
     fn from_str(spec: &str) -> Result<Self, ListError> {
-        let bad = |reason: &str| ListError::BadSource {
-            spec: spec.to_string(),
-            reason: reason.to_string(),
-        };
-        let (name, rest) = spec
-            .split_once('=')
-            .ok_or_else(|| bad("expected NAME=PATH or NAME=FORMAT:PATH"))?;
+        let bad = |reason: &str| ListError::BadSource { spec: spec.to_string(), reason: reason.to_string() };
+        let (name, rest) = spec.split_once('=').ok_or_else(|| bad("expected NAME=PATH or NAME=FORMAT:PATH"))?;
         validate_list_name(name).map_err(|r| bad(&r))?;
         if rest.is_empty() {
             return Err(bad("the path is empty"));
@@ -169,11 +160,7 @@ impl FromStr for ListSource {
             Some((f, p)) if ListFormat::from_str(f).is_ok() => (Some(ListFormat::from_str(f)?), p),
             _ => (None, rest),
         };
-        Ok(ListSource {
-            name: name.to_string(),
-            path: PathBuf::from(path),
-            format,
-        })
+        Ok(ListSource { name: name.to_string(), path: PathBuf::from(path), format })
     }
 }
 
@@ -182,13 +169,8 @@ pub fn validate_list_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 64 {
         return Err("the list name must be 1-64 characters".into());
     }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-    {
-        return Err(format!(
-            "the list name `{name}` may only hold a-z, 0-9, '_' and '-'"
-        ));
+    if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-') {
+        return Err(format!("the list name `{name}` may only hold a-z, 0-9, '_' and '-'"));
     }
     Ok(())
 }
@@ -230,17 +212,10 @@ pub enum ListError {
     #[error("{path}: cannot tell the list format ({reason}); force one with NAME=FORMAT:PATH")]
     UnknownFormat { path: String, reason: String },
     #[error("{path}:{location}: {message}")]
-    Malformed {
-        path: String,
-        location: String,
-        message: String,
-    },
+    Malformed { path: String, location: String, message: String },
     /// An error of one list among several ([`load_all`]).
     #[error("list `{list}`: {source}")]
-    InList {
-        list: String,
-        source: Box<ListError>,
-    },
+    InList { list: String, source: Box<ListError> },
 }
 
 impl ListError {
@@ -256,18 +231,11 @@ impl ListError {
     }
 
     pub fn io(path: &Path, source: std::io::Error) -> Self {
-        ListError::Io {
-            path: path.display().to_string(),
-            source,
-        }
+        ListError::Io { path: path.display().to_string(), source }
     }
 
     pub fn malformed(path: &Path, location: impl Into<String>, message: impl Into<String>) -> Self {
-        ListError::Malformed {
-            path: path.display().to_string(),
-            location: location.into(),
-            message: message.into(),
-        }
+        ListError::Malformed { path: path.display().to_string(), location: location.into(), message: message.into() }
     }
 }
 
@@ -281,10 +249,7 @@ pub struct ParsedList {
 
 /// Loads one list completely, or refuses it.
 pub fn load(source: &ListSource) -> Result<LoadedList, ListError> {
-    validate_list_name(&source.name).map_err(|reason| ListError::BadSource {
-        spec: source.name.clone(),
-        reason,
-    })?;
+    validate_list_name(&source.name).map_err(|reason| ListError::BadSource { spec: source.name.clone(), reason })?;
     let format = match source.format {
         Some(f) => f,
         None => detect_format(&source.path)?,
@@ -294,11 +259,7 @@ pub fn load(source: &ListSource) -> Result<LoadedList, ListError> {
 }
 
 /// Parses a list whose files are already read (see [`ListFiles::from_memory`]).
-pub fn load_files(
-    name: &str,
-    format: ListFormat,
-    files: &ListFiles,
-) -> Result<LoadedList, ListError> {
+pub fn load_files(name: &str, format: ListFormat, files: &ListFiles) -> Result<LoadedList, ListError> {
     let parsed = match format {
         ListFormat::OfacSdn => ofac::parse(name, files, ofac::Flavor::Sdn),
         ListFormat::OfacCons => ofac::parse(name, files, ofac::Flavor::Consolidated),
@@ -363,24 +324,18 @@ pub fn load_all(sources: &[ListSource]) -> Result<Vec<LoadedList>, ListError> {
             });
         }
     }
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(sources.len())
-        .max(1);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(sources.len()).max(1);
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
-    let slots: Vec<Mutex<Option<Result<LoadedList, ListError>>>> =
-        sources.iter().map(|_| Mutex::new(None)).collect();
+    let slots: Vec<Mutex<Option<Result<LoadedList, ListError>>>> = sources.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
                 while !failed.load(Ordering::Relaxed) {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(source) = sources.get(i) else { break };
-                    let result = load(source).map_err(|e| ListError::InList {
-                        list: source.name.clone(),
-                        source: Box::new(e),
-                    });
+                    let result =
+                        load(source).map_err(|e| ListError::InList { list: source.name.clone(), source: Box::new(e) });
                     if result.is_err() {
                         failed.store(true, Ordering::Relaxed);
                     }
@@ -412,17 +367,11 @@ const SNIFF_BYTES: u64 = 64 * 1024;
 /// Tells a list's format from its content: the first bytes and lines of a file, or the file
 /// names (and headers) inside a directory.
 pub fn detect_format(path: &Path) -> Result<ListFormat, ListError> {
-    let unknown = |reason: String| ListError::UnknownFormat {
-        path: path.display().to_string(),
-        reason,
-    };
+    let unknown = |reason: String| ListError::UnknownFormat { path: path.display().to_string(), reason };
     let meta = std::fs::metadata(path).map_err(|e| ListError::io(path, e))?;
     if !meta.is_dir() {
         let head = read_head(path)?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_ascii_lowercase())
-            .unwrap_or_default();
+        let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
         return sniff(&name, &head).map_err(unknown);
     }
     let names = files::dir_file_names(path)?;
@@ -437,10 +386,7 @@ pub fn detect_format(path: &Path) -> Result<ListFormat, ListError> {
         return Ok(ListFormat::OfacCrypto);
     }
     let data: Vec<&String> = names.iter().filter(|n| !files::is_doc_file(n)).collect();
-    let csvs: Vec<&&String> = data
-        .iter()
-        .filter(|n| n.to_ascii_lowercase().ends_with(".csv"))
-        .collect();
+    let csvs: Vec<&&String> = data.iter().filter(|n| n.to_ascii_lowercase().ends_with(".csv")).collect();
     if !csvs.is_empty() && csvs.len() == data.len() {
         let mut all_journal = true;
         for n in &csvs {
@@ -460,22 +406,15 @@ pub fn detect_format(path: &Path) -> Result<ListFormat, ListError> {
         return sniff(&only.to_ascii_lowercase(), &head).map_err(unknown);
     }
     if has("alt.csv") || has("add.csv") {
-        return Err(unknown(
-            "OFAC alt.csv/add.csv without sdn.csv: the SDN primary records are required".into(),
-        ));
+        return Err(unknown("OFAC alt.csv/add.csv without sdn.csv: the SDN primary records are required".into()));
     }
-    Err(unknown(format!(
-        "no known list layout among {} files in the directory",
-        data.len()
-    )))
+    Err(unknown(format!("no known list layout among {} files in the directory", data.len())))
 }
 
 fn read_head(path: &Path) -> Result<Vec<u8>, ListError> {
     let file = std::fs::File::open(path).map_err(|e| ListError::io(path, e))?;
     let mut head = Vec::new();
-    file.take(SNIFF_BYTES)
-        .read_to_end(&mut head)
-        .map_err(|e| ListError::io(path, e))?;
+    file.take(SNIFF_BYTES).read_to_end(&mut head).map_err(|e| ListError::io(path, e))?;
     Ok(head)
 }
 
@@ -499,9 +438,7 @@ fn sniff(name: &str, head: &[u8]) -> Result<ListFormat, String> {
         return Ok(ListFormat::OfacCrypto);
     }
     if body.starts_with('{') {
-        if let Ok(serde_json::Value::Object(obj)) =
-            serde_json::from_str::<serde_json::Value>(first_line)
-        {
+        if let Ok(serde_json::Value::Object(obj)) = serde_json::from_str::<serde_json::Value>(first_line) {
             if obj.contains_key("schema") && obj.contains_key("properties") {
                 return Ok(ListFormat::Ftm);
             }
@@ -509,14 +446,11 @@ fn sniff(name: &str, head: &[u8]) -> Result<ListFormat, String> {
                 return Ok(ListFormat::Senzing);
             }
         }
-        if body.contains("\"addresses\"")
-            && (body.contains("sdnListDate") || body.contains("Digital Currency Address"))
+        if body.contains("\"addresses\"") && (body.contains("sdnListDate") || body.contains("Digital Currency Address"))
         {
             return Ok(ListFormat::OfacCrypto);
         }
-        return Err(
-            "JSON that is neither FollowTheMoney, Senzing nor an OFAC crypto address map".into(),
-        );
+        return Err("JSON that is neither FollowTheMoney, Senzing nor an OFAC crypto address map".into());
     }
     if first_line.starts_with(eu_journal::HEADER_PREFIX) {
         return Ok(ListFormat::EuJournal);
@@ -524,10 +458,7 @@ fn sniff(name: &str, head: &[u8]) -> Result<ListFormat, String> {
     if first_line.starts_with("_id,source,entity_number,") {
         return Ok(ListFormat::UsCsl);
     }
-    if first_line
-        .replace('"', "")
-        .starts_with("Name\tStreet_Address")
-    {
+    if first_line.replace('"', "").starts_with("Name\tStreet_Address") {
         return Ok(ListFormat::BisDpl);
     }
     if first_line.starts_with("Last Updated,") || first_line.starts_with("Name 6,") {
@@ -544,11 +475,7 @@ fn sniff(name: &str, head: &[u8]) -> Result<ListFormat, String> {
     }
     if let Some(count) = ofac::primary_record_fields(first_line) {
         if count == ofac::PRIMARY_FIELDS {
-            return Ok(if name.starts_with("cons_") {
-                ListFormat::OfacCons
-            } else {
-                ListFormat::OfacSdn
-            });
+            return Ok(if name.starts_with("cons_") { ListFormat::OfacCons } else { ListFormat::OfacSdn });
         }
         return Err(format!(
             "an OFAC-style CSV with {count} fields per row (alt.csv/add.csv?); point to the directory holding sdn.csv"
@@ -587,55 +514,19 @@ mod load_tests {
 
     /// Every shared list folder with the format it must be detected as.
     const SHARED: &[(&str, &str, ListFormat)] = &[
-        (
-            "us_ofac_sdn_2021",
-            "ofac_sdn_legacy_2021",
-            ListFormat::OfacSdn,
-        ),
-        (
-            "us_ofac_sdn_2024",
-            "ofac_sdn_legacy_2024-05",
-            ListFormat::OfacSdn,
-        ),
-        (
-            "us_ofac_cons",
-            "ofac_consolidated_non_sdn_2025-12",
-            ListFormat::OfacCons,
-        ),
+        ("us_ofac_sdn_2021", "ofac_sdn_legacy_2021", ListFormat::OfacSdn),
+        ("us_ofac_sdn_2024", "ofac_sdn_legacy_2024-05", ListFormat::OfacSdn),
+        ("us_ofac_cons", "ofac_consolidated_non_sdn_2025-12", ListFormat::OfacCons),
         ("un_sc", "un_sc_consolidated", ListFormat::UnXml),
         ("us_bis_dpl", "us_bis_dpl", ListFormat::BisDpl),
         ("uk_hmt", "uk_hmt_conlist_2018", ListFormat::UkHmt),
         ("eu_fsf", "eu_fsf_legacy_csv_2018_subset", ListFormat::EuFsf),
-        (
-            "eu_journal",
-            "eu_official_journal_opensanctions/consolidated",
-            ListFormat::EuJournal,
-        ),
-        (
-            "ftm_zala",
-            "ftm_samples/yente_zala_entities.ftm.json",
-            ListFormat::Ftm,
-        ),
-        (
-            "ftm_t1",
-            "ftm_samples/yente_t1_entities.ftm.json",
-            ListFormat::Ftm,
-        ),
-        (
-            "us_congress",
-            "opensanctions_peps_senzing",
-            ListFormat::Senzing,
-        ),
-        (
-            "crypto_0xb10c",
-            "ofac_crypto_addresses/0xb10c_lists_2024-09-27",
-            ListFormat::OfacCrypto,
-        ),
-        (
-            "crypto_map",
-            "ofac_crypto_addresses/thomasgregg_2026-08-22",
-            ListFormat::OfacCrypto,
-        ),
+        ("eu_journal", "eu_official_journal_opensanctions/consolidated", ListFormat::EuJournal),
+        ("ftm_zala", "ftm_samples/yente_zala_entities.ftm.json", ListFormat::Ftm),
+        ("ftm_t1", "ftm_samples/yente_t1_entities.ftm.json", ListFormat::Ftm),
+        ("us_congress", "opensanctions_peps_senzing", ListFormat::Senzing),
+        ("crypto_0xb10c", "ofac_crypto_addresses/0xb10c_lists_2024-09-27", ListFormat::OfacCrypto),
+        ("crypto_map", "ofac_crypto_addresses/thomasgregg_2026-08-22", ListFormat::OfacCrypto),
         ("us_csl", "us_trade_csl", ListFormat::UsCsl),
     ];
 
@@ -647,10 +538,7 @@ mod load_tests {
         for (_, rel, format) in SHARED {
             assert_eq!(detect_format(&root.join(rel)).unwrap(), *format, "{rel}");
         }
-        assert_eq!(
-            detect_format(&root.join("ofac_sdn_legacy_2021/sdn.csv")).unwrap(),
-            ListFormat::OfacSdn
-        );
+        assert_eq!(detect_format(&root.join("ofac_sdn_legacy_2021/sdn.csv")).unwrap(), ListFormat::OfacSdn);
         assert_eq!(
             detect_format(&root.join("ofac_consolidated_non_sdn_2025-12/cons_prim.csv")).unwrap(),
             ListFormat::OfacCons
@@ -664,67 +552,19 @@ mod load_tests {
     #[test]
     fn sniffs_formats_from_first_bytes() {
         let cases: &[(&str, &str, ListFormat)] = &[
-            (
-                "a.xml",
-                "<?xml version=\"1.0\"?>\n<CONSOLIDATED_LIST dateGenerated=\"x\">",
-                ListFormat::UnXml,
-            ),
-            (
-                "a.json",
-                "{\"id\":\"x\",\"schema\":\"Person\",\"properties\":{}}\n",
-                ListFormat::Ftm,
-            ),
-            (
-                "a.json",
-                "{\"DATA_SOURCE\":\"X\",\"RECORD_ID\":\"1\"}\n",
-                ListFormat::Senzing,
-            ),
-            (
-                "a.json",
-                "{\n  \"metadata\": {\"sdnListDate\": \"x\"},\n  \"addresses\": {}",
-                ListFormat::OfacCrypto,
-            ),
-            (
-                "sanctioned_addresses_xbt.txt",
-                "1abc\n",
-                ListFormat::OfacCrypto,
-            ),
-            (
-                "a.csv",
-                "celex,recordId,programKey\n",
-                ListFormat::EuJournal,
-            ),
-            (
-                "a.csv",
-                "_id,source,entity_number,type\n",
-                ListFormat::UsCsl,
-            ),
-            (
-                "a.txt",
-                "\"Name\"\t\"Street_Address\"\t\"City\"\n",
-                ListFormat::BisDpl,
-            ),
-            (
-                "a.csv",
-                "Last Updated,13/04/2018\nName 6,Name 1\n",
-                ListFormat::UkHmt,
-            ),
-            (
-                "a.csv",
-                "\"Date_file;Entity_logical_id;Subject_type\"\n",
-                ListFormat::EuFsf,
-            ),
+            ("a.xml", "<?xml version=\"1.0\"?>\n<CONSOLIDATED_LIST dateGenerated=\"x\">", ListFormat::UnXml),
+            ("a.json", "{\"id\":\"x\",\"schema\":\"Person\",\"properties\":{}}\n", ListFormat::Ftm),
+            ("a.json", "{\"DATA_SOURCE\":\"X\",\"RECORD_ID\":\"1\"}\n", ListFormat::Senzing),
+            ("a.json", "{\n  \"metadata\": {\"sdnListDate\": \"x\"},\n  \"addresses\": {}", ListFormat::OfacCrypto),
+            ("sanctioned_addresses_xbt.txt", "1abc\n", ListFormat::OfacCrypto),
+            ("a.csv", "celex,recordId,programKey\n", ListFormat::EuJournal),
+            ("a.csv", "_id,source,entity_number,type\n", ListFormat::UsCsl),
+            ("a.txt", "\"Name\"\t\"Street_Address\"\t\"City\"\n", ListFormat::BisDpl),
+            ("a.csv", "Last Updated,13/04/2018\nName 6,Name 1\n", ListFormat::UkHmt),
+            ("a.csv", "\"Date_file;Entity_logical_id;Subject_type\"\n", ListFormat::EuFsf),
             ("a.csv", "\u{feff}id,name,aliases\n", ListFormat::Custom),
-            (
-                "sdn.csv",
-                "36,\"A\",-0- ,\"CUBA\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n",
-                ListFormat::OfacSdn,
-            ),
-            (
-                "cons_prim.csv",
-                "36,\"A\",-0- ,\"X\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n",
-                ListFormat::OfacCons,
-            ),
+            ("sdn.csv", "36,\"A\",-0- ,\"CUBA\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n", ListFormat::OfacSdn),
+            ("cons_prim.csv", "36,\"A\",-0- ,\"X\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n", ListFormat::OfacCons),
         ];
         for (name, head, format) in cases {
             assert_eq!(sniff(name, head.as_bytes()), Ok(*format), "{name}: {head}");
@@ -739,23 +579,12 @@ mod load_tests {
             return;
         };
         let sources = vec![
-            ListSource {
-                name: "un".into(),
-                path: root.join("un_sc_consolidated"),
-                format: None,
-            },
-            ListSource {
-                name: "bad_csl".into(),
-                path: root.join("us_trade_csl"),
-                format: None,
-            },
+            ListSource { name: "un".into(), path: root.join("un_sc_consolidated"), format: None },
+            ListSource { name: "bad_csl".into(), path: root.join("us_trade_csl"), format: None },
         ];
         let err = load_all(&sources).unwrap_err();
         let msg = err.to_string();
-        assert!(
-            msg.starts_with("list `bad_csl`:") && msg.contains("csl.csv:line 4233"),
-            "{msg}"
-        );
+        assert!(msg.starts_with("list `bad_csl`:") && msg.contains("csl.csv:line 4233"), "{msg}");
         assert_eq!(err.code(), "list_malformed");
 
         let dup = vec![sources[0].clone(), sources[0].clone()];
@@ -768,41 +597,17 @@ mod load_tests {
         let Some(dir) = shared_path("ofac_consolidated_non_sdn_2025-12") else {
             return;
         };
-        let a = load(&ListSource {
-            name: "cons".into(),
-            path: dir.clone(),
-            format: None,
-        })
-        .unwrap();
-        let b = load(&ListSource {
-            name: "cons".into(),
-            path: dir,
-            format: Some(ListFormat::OfacCons),
-        })
-        .unwrap();
-        assert_eq!(
-            a.meta.content_hash, b.meta.content_hash,
-            "the hash is over content only"
-        );
+        let a = load(&ListSource { name: "cons".into(), path: dir.clone(), format: None }).unwrap();
+        let b = load(&ListSource { name: "cons".into(), path: dir, format: Some(ListFormat::OfacCons) }).unwrap();
+        assert_eq!(a.meta.content_hash, b.meta.content_hash, "the hash is over content only");
         assert_eq!(a.meta.entity_count, a.entities.len());
         assert!(chrono::DateTime::parse_from_rfc3339(&a.meta.loaded_at).is_ok());
         // One file: the hash is the file's own SHA-256 (as in the shared SHA256SUMS).
         let Some(un) = shared_path("un_sc_consolidated/UN_consolidated.xml") else {
             return;
         };
-        let list = load(&ListSource {
-            name: "un".into(),
-            path: un,
-            format: None,
-        })
-        .unwrap();
-        assert!(
-            list.meta
-                .content_hash
-                .starts_with("sha256:66b392a4090868d2"),
-            "{}",
-            list.meta.content_hash
-        );
+        let list = load(&ListSource { name: "un".into(), path: un, format: None }).unwrap();
+        assert!(list.meta.content_hash.starts_with("sha256:66b392a4090868d2"), "{}", list.meta.content_hash);
     }
 
     #[test]
@@ -810,12 +615,7 @@ mod load_tests {
         let Some(file) = shared_path("us_bis_dpl/dpl.txt") else {
             return;
         };
-        let err = load(&ListSource {
-            name: "x".into(),
-            path: file,
-            format: Some(ListFormat::UnXml),
-        })
-        .unwrap_err();
+        let err = load(&ListSource { name: "x".into(), path: file, format: Some(ListFormat::UnXml) }).unwrap_err();
         assert_eq!(err.code(), "list_malformed");
     }
 
@@ -830,16 +630,8 @@ mod load_tests {
             SHARED
                 .iter()
                 .map(|(name, rel, _)| {
-                    let path = if *name == "us_csl" {
-                        tmp.join("csl.csv")
-                    } else {
-                        root.join(rel)
-                    };
-                    ListSource {
-                        name: name.to_string(),
-                        path,
-                        format: None,
-                    }
+                    let path = if *name == "us_csl" { tmp.join("csl.csv") } else { root.join(rel) };
+                    ListSource { name: name.to_string(), path, format: None }
                 })
                 .collect(),
         )
@@ -857,30 +649,10 @@ mod load_tests {
             assert_eq!(list.meta.name, *name);
             assert_eq!(list.meta.format, *format);
             assert!(list.meta.entity_count > 0);
-            assert!(
-                list.entities
-                    .iter()
-                    .all(|e| e.source == *name && !e.names.is_empty())
-            );
+            assert!(list.entities.iter().all(|e| e.source == *name && !e.names.is_empty()));
         }
         let total: usize = lists.iter().map(|l| l.meta.entity_count).sum();
-        assert_eq!(
-            total,
-            8_976
-                + 14_965
-                + 442
-                + 1_003
-                + 544
-                + 2_106
-                + 93
-                + 8_017
-                + 14
-                + 6
-                + 1_317
-                + 654
-                + 94
-                + 4_226
-        );
+        assert_eq!(total, 8_976 + 14_965 + 442 + 1_003 + 544 + 2_106 + 93 + 8_017 + 14 + 6 + 1_317 + 654 + 94 + 4_226);
     }
 
     /// Load time of every shared list together. Run in release:
@@ -899,11 +671,7 @@ mod load_tests {
             let secs = start.elapsed().as_secs_f64();
             best = best.min(secs);
             let total: usize = lists.iter().map(|l| l.meta.entity_count).sum();
-            eprintln!(
-                "load_all: {} lists, {total} entities in {:.3} s",
-                lists.len(),
-                secs
-            );
+            eprintln!("load_all: {} lists, {total} entities in {:.3} s", lists.len(), secs);
         }
         for s in &sources {
             let start = Instant::now();

@@ -65,11 +65,7 @@ pub struct PartialDate {
 
 impl PartialDate {
     pub fn year(year: u16) -> Self {
-        PartialDate {
-            year,
-            month: None,
-            day: None,
-        }
+        PartialDate { year, month: None, day: None }
     }
 
     /// Builds a date after checking its parts are in range (no calendar check beyond 1..=31).
@@ -101,16 +97,12 @@ impl PartialDate {
         let year: u16 = year_s.parse().ok()?;
         let month = match parts.next() {
             None => None,
-            Some(m) if m.len() == 2 && m.bytes().all(|b| b.is_ascii_digit()) => {
-                Some(m.parse().ok()?)
-            }
+            Some(m) if m.len() == 2 && m.bytes().all(|b| b.is_ascii_digit()) => Some(m.parse().ok()?),
             Some(_) => return None,
         };
         let day = match parts.next() {
             None => None,
-            Some(d) if d.len() == 2 && d.bytes().all(|b| b.is_ascii_digit()) => {
-                Some(d.parse().ok()?)
-            }
+            Some(d) if d.len() == 2 && d.bytes().all(|b| b.is_ascii_digit()) => Some(d.parse().ok()?),
             Some(_) => return None,
         };
         if parts.next().is_some() {
@@ -136,8 +128,7 @@ impl fmt::Display for PartialDate {
 impl TryFrom<String> for PartialDate {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        PartialDate::parse_iso(&s)
-            .ok_or_else(|| format!("invalid date `{s}`: expected YYYY, YYYY-MM or YYYY-MM-DD"))
+        PartialDate::parse_iso(&s).ok_or_else(|| format!("invalid date `{s}`: expected YYYY, YYYY-MM or YYYY-MM-DD"))
     }
 }
 
@@ -234,10 +225,7 @@ impl Category {
     }
 
     pub fn is_pep(self) -> bool {
-        matches!(
-            self,
-            Category::Pep | Category::Pep1 | Category::Pep2 | Category::Pep3 | Category::Pep4
-        )
+        matches!(self, Category::Pep | Category::Pep1 | Category::Pep2 | Category::Pep3 | Category::Pep4)
     }
 
     /// PEP level 1-4 when known.
@@ -346,10 +334,7 @@ impl Entity {
             }
             return;
         }
-        self.names.push(EntityName {
-            value: value.to_string(),
-            kind,
-        });
+        self.names.push(EntityName { value: value.to_string(), kind });
     }
 
     pub fn add_birth_date(&mut self, d: PartialDate) {
@@ -380,16 +365,8 @@ impl Entity {
         if number.is_empty() {
             return;
         }
-        let doc = Document {
-            kind,
-            number: number.to_string(),
-            country: country.map(|c| c.to_ascii_uppercase()),
-        };
-        if !self
-            .documents
-            .iter()
-            .any(|d| d.number == doc.number && d.kind == doc.kind)
-        {
+        let doc = Document { kind, number: number.to_string(), country: country.map(|c| c.to_ascii_uppercase()) };
+        if !self.documents.iter().any(|d| d.number == doc.number && d.kind == doc.kind) {
             self.documents.push(doc);
         }
     }
@@ -399,15 +376,8 @@ impl Entity {
         if address.is_empty() {
             return;
         }
-        let w = Wallet {
-            chain: chain.trim().to_ascii_uppercase(),
-            address: address.to_string(),
-        };
-        if !self
-            .wallets
-            .iter()
-            .any(|x| x.address.eq_ignore_ascii_case(&w.address))
-        {
+        let w = Wallet { chain: chain.trim().to_ascii_uppercase(), address: address.to_string() };
+        if !self.wallets.iter().any(|x| x.address.eq_ignore_ascii_case(&w.address)) {
             self.wallets.push(w);
         }
     }
@@ -477,28 +447,10 @@ mod tests {
 
     #[test]
     fn partial_dates_parse_and_print() {
-        assert_eq!(
-            PartialDate::parse_iso("1962"),
-            Some(PartialDate::year(1962))
-        );
-        assert_eq!(
-            PartialDate::parse_iso("1962-11").unwrap().to_string(),
-            "1962-11"
-        );
-        assert_eq!(
-            PartialDate::parse_iso("1962-11-23").unwrap().to_string(),
-            "1962-11-23"
-        );
-        for bad in [
-            "",
-            "62",
-            "1962-13",
-            "1962-1-2",
-            "1962-11-32",
-            "abcd",
-            "1962-11-23-1",
-            "0999",
-        ] {
+        assert_eq!(PartialDate::parse_iso("1962"), Some(PartialDate::year(1962)));
+        assert_eq!(PartialDate::parse_iso("1962-11").unwrap().to_string(), "1962-11");
+        assert_eq!(PartialDate::parse_iso("1962-11-23").unwrap().to_string(), "1962-11-23");
+        for bad in ["", "62", "1962-13", "1962-1-2", "1962-11-32", "abcd", "1962-11-23-1", "0999"] {
             assert_eq!(PartialDate::parse_iso(bad), None, "{bad}");
         }
     }

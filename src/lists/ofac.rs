@@ -38,12 +38,7 @@ impl Flavor {
     fn file_names(self) -> [&'static str; 4] {
         match self {
             Flavor::Sdn => ["sdn.csv", "alt.csv", "add.csv", "sdn_comments.csv"],
-            Flavor::Consolidated => [
-                "cons_prim.csv",
-                "cons_alt.csv",
-                "cons_add.csv",
-                "cons_comments.csv",
-            ],
+            Flavor::Consolidated => ["cons_prim.csv", "cons_alt.csv", "cons_add.csv", "cons_comments.csv"],
         }
     }
 }
@@ -72,13 +67,7 @@ fn bad(file: &ListFile, line: usize, message: impl Into<String>) -> ListError {
 }
 
 fn ent_num(file: &ListFile, line: usize, field: &str) -> Result<u64, ListError> {
-    field.trim().parse().map_err(|_| {
-        bad(
-            file,
-            line,
-            format!("ent_num `{}` is not a number", field.trim()),
-        )
-    })
+    field.trim().parse().map_err(|_| bad(file, line, format!("ent_num `{}` is not a number", field.trim())))
 }
 
 /// Reads every record of `file`, checking the field count, and hands it to `each`.
@@ -90,16 +79,9 @@ fn for_each_record(
     let text = files::utf8_or_latin1_text(file);
     let mut reader = CsvReader::new(&text, b',');
     let mut fields = Vec::with_capacity(expected);
-    while let Some(line) = reader
-        .next_record(&mut fields)
-        .map_err(|e| bad(file, e.line, e.message))?
-    {
+    while let Some(line) = reader.next_record(&mut fields).map_err(|e| bad(file, e.line, e.message))? {
         if fields.len() != expected {
-            return Err(bad(
-                file,
-                line,
-                format!("expected {expected} fields, found {}", fields.len()),
-            ));
+            return Err(bad(file, line, format!("expected {expected} fields, found {}", fields.len())));
         }
         each(line, &fields)?;
     }
@@ -126,11 +108,7 @@ pub fn parse(list: &str, files: &ListFiles, flavor: Flavor) -> Result<ParsedList
         // A lone file given directly (e.g. `sdn_2024-05.csv`) is the primary file.
         None if files.files.len() == 1 => &files.files[0],
         None => {
-            return Err(ListError::malformed(
-                &files.root,
-                "directory",
-                format!("{prim_name} is missing"),
-            ));
+            return Err(ListError::malformed(&files.root, "directory", format!("{prim_name} is missing")));
         }
     };
     let mut countries = CountryResolver::new();
@@ -141,11 +119,7 @@ pub fn parse(list: &str, files: &ListFiles, flavor: Flavor) -> Result<ParsedList
     for_each_record(primary, PRIMARY_FIELDS, |line, f| {
         let num = ent_num(primary, line, &f[0])?;
         let Some(name) = non_null(&f[1]) else {
-            return Err(bad(
-                primary,
-                line,
-                format!("entity without a name (ent_num {num})"),
-            ));
+            return Err(bad(primary, line, format!("entity without a name (ent_num {num})")));
         };
         if index.insert(num, entities.len()).is_some() {
             return Err(bad(primary, line, format!("duplicate ent_num {num}")));
@@ -186,17 +160,10 @@ pub fn parse(list: &str, files: &ListFiles, flavor: Flavor) -> Result<ParsedList
         let text = files::utf8_or_latin1_text(file);
         let mut reader = CsvReader::new(&text, b',');
         let mut fields = Vec::new();
-        while let Some(line) = reader
-            .next_record(&mut fields)
-            .map_err(|e| bad(file, e.line, e.message))?
-        {
+        while let Some(line) = reader.next_record(&mut fields).map_err(|e| bad(file, e.line, e.message))? {
             reader_fields += 1;
             if fields.len() < 2 {
-                return Err(bad(
-                    file,
-                    line,
-                    format!("expected 2 fields, found {}", fields.len()),
-                ));
+                return Err(bad(file, line, format!("expected 2 fields, found {}", fields.len())));
             }
             let num = ent_num(file, line, &fields[0])?;
             match index.get(&num) {
@@ -224,15 +191,10 @@ pub fn parse(list: &str, files: &ListFiles, flavor: Flavor) -> Result<ParsedList
                 return Ok(());
             };
             let Some(name) = non_null(&f[3]) else {
-                return Err(bad(
-                    file,
-                    line,
-                    format!("alias without a name (ent_num {num})"),
-                ));
+                return Err(bad(file, line, format!("alias without a name (ent_num {num})")));
             };
             let alt_type = non_null(&f[2]).unwrap_or("aka").to_ascii_lowercase();
-            let weak_remark =
-                non_null(&f[4]).is_some_and(|r| r.to_ascii_lowercase().contains("weak"));
+            let weak_remark = non_null(&f[4]).is_some_and(|r| r.to_ascii_lowercase().contains("weak"));
             let kind = if alt_type.contains("weak") || weak_remark {
                 NameKind::Weak
             } else if alt_type == "fka" {
@@ -254,10 +216,7 @@ pub fn parse(list: &str, files: &ListFiles, flavor: Flavor) -> Result<ParsedList
                 orphans.push(num);
                 return Ok(());
             };
-            let parts: Vec<&str> = [&f[2], &f[3], &f[4]]
-                .into_iter()
-                .filter_map(|x| non_null(x))
-                .collect();
+            let parts: Vec<&str> = [&f[2], &f[3], &f[4]].into_iter().filter_map(|x| non_null(x)).collect();
             if !parts.is_empty() {
                 entities[i].add_address(&parts.join(", "));
             }
@@ -277,10 +236,7 @@ pub fn parse(list: &str, files: &ListFiles, flavor: Flavor) -> Result<ParsedList
         }
     }
     countries.log_unknown(list);
-    Ok(ParsedList {
-        entities,
-        list_date: None,
-    })
+    Ok(ParsedList { entities, list_date: None })
 }
 
 #[cfg(test)]
@@ -291,13 +247,7 @@ mod tests {
     use crate::lists::{ListFormat, ListSource, load};
 
     fn mem(files: Vec<(&str, &str)>) -> ListFiles {
-        ListFiles::from_memory(
-            "/mem/ofac",
-            files
-                .into_iter()
-                .map(|(n, t)| (n, t.as_bytes().to_vec()))
-                .collect(),
-        )
+        ListFiles::from_memory("/mem/ofac", files.into_iter().map(|(n, t)| (n, t.as_bytes().to_vec())).collect())
     }
 
     const SDN: &str = "36,\"AEROCARIBBEAN AIRLINES\",-0- ,\"CUBA\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n\
@@ -312,10 +262,7 @@ mod tests {
                 "36,12,\"aka\",\"AERO-CARIBBEAN\",-0- \r\n36,13,\"fka\",\"OLD AERO\",-0- \r\n99,1,\"aka\",\"ORPHAN\",-0- \r\n\x1a",
             ),
             ("add.csv", "36,25,-0- ,\"Havana\",\"Cuba\",-0- \r\n\x1a"),
-            (
-                "sdn_comments.csv",
-                "28263,\"hn'; Linked To: LAZARUS GROUP.\"\r\n\x1a",
-            ),
+            ("sdn_comments.csv", "28263,\"hn'; Linked To: LAZARUS GROUP.\"\r\n\x1a"),
         ]);
         let parsed = parse("t", &files, Flavor::Sdn).unwrap();
         assert_eq!(parsed.entities.len(), 2);
@@ -327,45 +274,25 @@ mod tests {
         assert_eq!(aero.addresses, ["Havana, Cuba"]);
         let tian = &parsed.entities[1];
         assert_eq!(tian.programs, ["DPRK3", "CYBER2"]);
-        assert_eq!(
-            tian.names[1].value, "snowsjohn",
-            "comment continues the cut alias"
-        );
-        assert_eq!(
-            tian.birth_dates,
-            [PartialDate::new(1986, Some(7), Some(12)).unwrap()]
-        );
+        assert_eq!(tian.names[1].value, "snowsjohn", "comment continues the cut alias");
+        assert_eq!(tian.birth_dates, [PartialDate::new(1986, Some(7), Some(12)).unwrap()]);
         assert_eq!(tian.categories, [Category::Sanction]);
     }
 
     #[test]
     fn refuses_bad_rows_with_file_and_line() {
-        let files = mem(vec![(
-            "sdn.csv",
-            "1,\"A\",-0- ,\"X\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n2,\"B\",-0- \r\n",
-        )]);
+        let files =
+            mem(vec![("sdn.csv", "1,\"A\",-0- ,\"X\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n2,\"B\",-0- \r\n")]);
         let err = parse("t", &files, Flavor::Sdn).unwrap_err().to_string();
-        assert!(
-            err.contains("sdn.csv:line 2") && err.contains("expected 12 fields, found 3"),
-            "{err}"
-        );
+        assert!(err.contains("sdn.csv:line 2") && err.contains("expected 12 fields, found 3"), "{err}");
 
-        let files = mem(vec![(
-            "sdn.csv",
-            "1,\"A,-0- ,\"X\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n",
-        )]);
+        let files = mem(vec![("sdn.csv", "1,\"A,-0- ,\"X\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n")]);
         let err = parse("t", &files, Flavor::Sdn).unwrap_err().to_string();
         assert!(err.contains("sdn.csv:line 1"), "{err}");
 
-        let files = mem(vec![(
-            "sdn.csv",
-            "1,-0- ,-0- ,\"X\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n",
-        )]);
+        let files = mem(vec![("sdn.csv", "1,-0- ,-0- ,\"X\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \r\n")]);
         let err = parse("t", &files, Flavor::Sdn).unwrap_err().to_string();
-        assert!(
-            err.contains("line 1") && err.contains("without a name"),
-            "{err}"
-        );
+        assert!(err.contains("line 1") && err.contains("without a name"), "{err}");
     }
 
     #[test]
@@ -373,12 +300,7 @@ mod tests {
         let Some(dir) = shared_path("ofac_sdn_legacy_2021") else {
             return;
         };
-        let list = load(&ListSource {
-            name: "us_ofac_sdn".into(),
-            path: dir,
-            format: None,
-        })
-        .unwrap();
+        let list = load(&ListSource { name: "us_ofac_sdn".into(), path: dir, format: None }).unwrap();
         assert_eq!(list.meta.format, ListFormat::OfacSdn);
         assert_eq!(list.meta.entity_count, 8_976);
         assert_eq!(list.meta.list_date, None);
@@ -387,74 +309,40 @@ mod tests {
         assert_eq!(count(EntityKind::Vessel), 406);
         assert_eq!(count(EntityKind::Aircraft), 277);
         assert_eq!(count(EntityKind::Organization), 3_673);
-        assert!(
-            list.entities
-                .iter()
-                .all(|e| e.categories == [Category::Sanction])
-        );
+        assert!(list.entities.iter().all(|e| e.categories == [Category::Sanction]));
         // alt.csv: 11,910 aliases over 4,139 entities (a few repeat a remarks a.k.a. exactly).
         let with_alt = list.entities.iter().filter(|e| e.names.len() > 1).count();
         assert!(with_alt >= 4_139, "{with_alt}");
         // 15 entries carry digital currency addresses in sdn.csv (+ continuations).
-        let with_wallets = list
-            .entities
-            .iter()
-            .filter(|e| !e.wallets.is_empty())
-            .count();
+        let with_wallets = list.entities.iter().filter(|e| !e.wallets.is_empty()).count();
         assert_eq!(with_wallets, 15);
         let wallets: usize = list.entities.iter().map(|e| e.wallets.len()).sum();
         assert_eq!(wallets, 96, "81 in sdn.csv + 15 in sdn_comments.csv");
 
-        let yan = list
-            .entities
-            .iter()
-            .find(|e| e.native_id == "25308")
-            .unwrap();
+        let yan = list.entities.iter().find(|e| e.native_id == "25308").unwrap();
         assert_eq!(yan.id, "us_ofac_sdn:25308");
         assert_eq!(yan.primary_name(), Some("YAN, Xiaobing"));
         assert_eq!(yan.kind, EntityKind::Person);
-        assert_eq!(
-            yan.birth_dates,
-            [PartialDate::new(1977, Some(3), Some(25)).unwrap()]
-        );
+        assert_eq!(yan.birth_dates, [PartialDate::new(1977, Some(3), Some(25)).unwrap()]);
         assert_eq!(yan.wallets.len(), 6);
         assert!(yan.wallets.iter().all(|w| w.chain == "XBT"));
-        assert!(
-            yan.names
-                .iter()
-                .any(|n| n.value == "ZHOU, William" && n.kind == NameKind::Alias)
-        );
+        assert!(yan.names.iter().any(|n| n.value == "ZHOU, William" && n.kind == NameKind::Alias));
         assert_eq!(yan.nationalities, ["CN"]);
         assert_eq!(yan.gender, Some(Gender::Male));
-        assert!(
-            yan.documents
-                .iter()
-                .any(|d| d.kind == DocumentKind::NationalId && d.number == "421002197703250019")
-        );
+        assert!(yan.documents.iter().any(|d| d.kind == DocumentKind::NationalId && d.number == "421002197703250019"));
         assert_eq!(yan.programs, ["SDNTK"]);
         assert_eq!(yan.addresses, ["Wuhan, Hubei, China"]);
 
         // A continuation from sdn_comments.csv completes the remarks of 28263.
-        let tian = list
-            .entities
-            .iter()
-            .find(|e| e.native_id == "28263")
-            .unwrap();
+        let tian = list.entities.iter().find(|e| e.native_id == "28263").unwrap();
         assert!(tian.names.iter().any(|n| n.value == "snowsjohn"));
-        assert!(
-            tian.documents
-                .iter()
-                .any(|d| d.number == "321284198607120616" && d.country.as_deref() == Some("CN"))
-        );
+        assert!(tian.documents.iter().any(|d| d.number == "321284198607120616" && d.country.as_deref() == Some("CN")));
 
         // Vessels carry their IMO number in one canonical form.
         let vessels_with_imo = list
             .entities
             .iter()
-            .filter(|e| {
-                e.kind == EntityKind::Vessel
-                    && e.documents.iter().any(|d| d.number.starts_with("IMO"))
-            })
+            .filter(|e| e.kind == EntityKind::Vessel && e.documents.iter().any(|d| d.number.starts_with("IMO")))
             .count();
         assert!(vessels_with_imo >= 380, "{vessels_with_imo}");
     }
@@ -464,12 +352,7 @@ mod tests {
         let Some(file) = shared_path("ofac_sdn_legacy_2024-05/sdn.csv") else {
             return;
         };
-        let list = load(&ListSource {
-            name: "sdn".into(),
-            path: file,
-            format: None,
-        })
-        .unwrap();
+        let list = load(&ListSource { name: "sdn".into(), path: file, format: None }).unwrap();
         assert_eq!(list.meta.format, ListFormat::OfacSdn);
         assert_eq!(list.meta.entity_count, 14_965);
         let count = |k: EntityKind| list.entities.iter().filter(|e| e.kind == k).count();
@@ -479,11 +362,8 @@ mod tests {
         // "Digital Currency Address" occurs 295 times; a handful repeat an address of the same entry.
         let wallets: usize = list.entities.iter().map(|e| e.wallets.len()).sum();
         assert!((280..=295).contains(&wallets), "{wallets}");
-        let mut chains: Vec<&str> = list
-            .entities
-            .iter()
-            .flat_map(|e| e.wallets.iter().map(|w| w.chain.as_str()))
-            .collect();
+        let mut chains: Vec<&str> =
+            list.entities.iter().flat_map(|e| e.wallets.iter().map(|w| w.chain.as_str())).collect();
         chains.sort_unstable();
         chains.dedup();
         for c in ["XBT", "ETH", "USDT", "XMR", "TRX", "LTC", "ZEC"] {
@@ -497,19 +377,10 @@ mod tests {
         let Some(dir) = shared_path("ofac_consolidated_non_sdn_2025-12") else {
             return;
         };
-        let list = load(&ListSource {
-            name: "us_ofac_cons".into(),
-            path: dir,
-            format: None,
-        })
-        .unwrap();
+        let list = load(&ListSource { name: "us_ofac_cons".into(), path: dir, format: None }).unwrap();
         assert_eq!(list.meta.format, ListFormat::OfacCons);
         assert_eq!(list.meta.entity_count, 442);
-        let ukraine = list
-            .entities
-            .iter()
-            .filter(|e| e.programs.iter().any(|p| p == "UKRAINE-EO13662"))
-            .count();
+        let ukraine = list.entities.iter().filter(|e| e.programs.iter().any(|p| p == "UKRAINE-EO13662")).count();
         assert!(ukraine >= 197, "{ukraine}");
         let aliases: usize = list.entities.iter().map(|e| e.names.len() - 1).sum();
         assert!(aliases >= 1_073, "{aliases}");
@@ -520,12 +391,7 @@ mod tests {
         let Some(dir) = shared_path("ofac_sdn_legacy_2025-12_alt_add_only") else {
             return;
         };
-        let err = load(&ListSource {
-            name: "x".into(),
-            path: dir,
-            format: None,
-        })
-        .unwrap_err();
+        let err = load(&ListSource { name: "x".into(), path: dir, format: None }).unwrap_err();
         assert_eq!(err.code(), "list_format_unknown");
         assert!(err.to_string().contains("sdn.csv"), "{err}");
     }

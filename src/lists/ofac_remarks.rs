@@ -86,38 +86,23 @@ pub const DOCUMENT_LABELS: &[(&str, DocumentKind)] = &[
     ("Registration Number", DocumentKind::Registration),
     ("Registration ID", DocumentKind::Registration),
     ("Business Registration Number", DocumentKind::Registration),
-    (
-        "Business Registration Document #",
-        DocumentKind::Registration,
-    ),
+    ("Business Registration Document #", DocumentKind::Registration),
     ("Business Number", DocumentKind::Registration),
     ("Company Number", DocumentKind::Registration),
     ("Commercial Registry Number", DocumentKind::Registration),
     ("Chamber of Commerce Number", DocumentKind::Registration),
-    (
-        "Unified Social Credit Code (USCC)",
-        DocumentKind::Registration,
-    ),
+    ("Unified Social Credit Code (USCC)", DocumentKind::Registration),
     ("Legal Entity Number", DocumentKind::Registration),
     ("Government Gazette Number", DocumentKind::Registration),
     ("Public Registration Number", DocumentKind::Registration),
-    (
-        "Certificate of Incorporation Number",
-        DocumentKind::Registration,
-    ),
+    ("Certificate of Incorporation Number", DocumentKind::Registration),
     ("Trade License No.", DocumentKind::Registration),
-    (
-        "Economic Register Number (CBLS)",
-        DocumentKind::Registration,
-    ),
+    ("Economic Register Number (CBLS)", DocumentKind::Registration),
     ("Folio Mercantil No.", DocumentKind::Registration),
     ("Matricula Mercantil No", DocumentKind::Registration),
     ("C.R. No.", DocumentKind::Registration),
     ("Aircraft Tail Number", DocumentKind::Registration),
-    (
-        "Aircraft Manufacturer's Serial Number (MSN)",
-        DocumentKind::Other,
-    ),
+    ("Aircraft Manufacturer's Serial Number (MSN)", DocumentKind::Other),
     ("Residency Number", DocumentKind::Other),
     ("Birth Certificate Number", DocumentKind::Other),
     ("Driver's License No.", DocumentKind::Other),
@@ -126,12 +111,8 @@ pub const DOCUMENT_LABELS: &[(&str, DocumentKind)] = &[
 ];
 
 /// Labels whose value is an IMO number (`<label> IMO 1234567`).
-const IMO_LABELS: &[&str] = &[
-    "Vessel Registration Identification",
-    "Identification Number",
-    "Company Number",
-    "Registration Number",
-];
+const IMO_LABELS: &[&str] =
+    &["Vessel Registration Identification", "Identification Number", "Company Number", "Registration Number"];
 
 /// Splits remarks on `;` outside single-quoted names (see the module doc).
 pub fn split_remarks(remarks: &str) -> Vec<&str> {
@@ -144,9 +125,7 @@ pub fn split_remarks(remarks: &str) -> Vec<&str> {
         match b[i] {
             b'\'' => match quote_open {
                 None if i == 0 || b[i - 1] == b' ' => quote_open = Some(i),
-                Some(_) if matches!(b.get(i + 1), None | Some(b';' | b'.' | b',' | b' ')) => {
-                    quote_open = None
-                }
+                Some(_) if matches!(b.get(i + 1), None | Some(b';' | b'.' | b',' | b' ')) => quote_open = None,
                 _ => {}
             },
             b';' if quote_open.is_none() => {
@@ -173,21 +152,13 @@ pub fn split_remarks(remarks: &str) -> Vec<&str> {
 }
 
 fn clean(parts: Vec<&str>) -> Vec<&str> {
-    parts
-        .into_iter()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect()
+    parts.into_iter().map(str::trim).filter(|p| !p.is_empty()).collect()
 }
 
 /// Case-insensitive ASCII prefix strip that never slices inside a character.
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    if head.eq_ignore_ascii_case(prefix) {
-        s.get(prefix.len()..)
-    } else {
-        None
-    }
+    if head.eq_ignore_ascii_case(prefix) { s.get(prefix.len()..) } else { None }
 }
 
 /// `label` followed by a space (or `:`), then the value.
@@ -217,18 +188,12 @@ fn unquote(s: &str) -> &str {
 /// `MD222228 (Burma) issued 15 May 2018 expires 14 May 2023` or `HRA 737191 (Stuttgart) (Germany)`.
 fn document_value(value: &str) -> Option<(&str, Option<&'static str>)> {
     let mut end = value.len();
-    for marker in [
-        " (", " issued", " expires", " Issued", " Expires", ", issued",
-    ] {
+    for marker in [" (", " issued", " expires", " Issued", " Expires", ", issued"] {
         if let Some(p) = value.find(marker) {
             end = end.min(p);
         }
     }
-    let number = value[..end]
-        .trim()
-        .trim_start_matches(['#', ':'])
-        .trim()
-        .trim_end_matches([',', '.']);
+    let number = value[..end].trim().trim_start_matches(['#', ':']).trim().trim_end_matches([',', '.']);
     if !number.bytes().any(|c| c.is_ascii_digit()) {
         return None;
     }
@@ -254,11 +219,7 @@ pub fn parse_segment(segment: &str) -> Option<Remark<'_>> {
     let seg = strip_prefix_ci(seg, "alt. ").map(str::trim).unwrap_or(seg);
     if let Some(v) = labelled(seg, "DOB") {
         let dates = extract_dates(v);
-        return if dates.is_empty() {
-            None
-        } else {
-            Some(Remark::BirthDates(dates))
-        };
+        return if dates.is_empty() { None } else { Some(Remark::BirthDates(dates)) };
     }
     if let Some(v) = labelled(seg, "POB") {
         return Some(Remark::BirthPlace(v));
@@ -279,18 +240,10 @@ pub fn parse_segment(segment: &str) -> Option<Remark<'_>> {
             _ => None,
         };
     }
-    for (label, kind) in [
-        ("a.k.a.", NameKind::Alias),
-        ("f.k.a.", NameKind::Former),
-        ("n.k.a.", NameKind::Alias),
-    ] {
+    for (label, kind) in [("a.k.a.", NameKind::Alias), ("f.k.a.", NameKind::Former), ("n.k.a.", NameKind::Alias)] {
         if let Some(v) = labelled(seg, label) {
             let value = unquote(v);
-            return if value.is_empty() {
-                None
-            } else {
-                Some(Remark::Name { value, kind })
-            };
+            return if value.is_empty() { None } else { Some(Remark::Name { value, kind }) };
         }
     }
     if let Some(v) = strip_prefix_ci(seg, "Digital Currency Address -") {
@@ -315,11 +268,7 @@ pub fn parse_segment(segment: &str) -> Option<Remark<'_>> {
     for (label, kind) in DOCUMENT_LABELS {
         if let Some(v) = labelled(seg, label) {
             let (number, country) = document_value(v)?;
-            return Some(Remark::Document {
-                kind: *kind,
-                number,
-                country,
-            });
+            return Some(Remark::Document { kind: *kind, number, country });
         }
     }
     None
@@ -327,10 +276,7 @@ pub fn parse_segment(segment: &str) -> Option<Remark<'_>> {
 
 /// All facts of a remarks field, in order.
 pub fn parse_remarks(remarks: &str) -> Vec<Remark<'_>> {
-    split_remarks(remarks)
-        .into_iter()
-        .filter_map(parse_segment)
-        .collect()
+    split_remarks(remarks).into_iter().filter_map(parse_segment).collect()
 }
 
 /// Adds the facts of `remarks` to `entity`.
@@ -352,11 +298,7 @@ pub fn apply_remarks(entity: &mut Entity, remarks: &str, countries: &mut Country
             Remark::Gender(g) => entity.gender = Some(g),
             Remark::Name { value, kind } => entity.add_name(value, kind),
             Remark::Wallet { chain, address } => entity.add_wallet(chain, address),
-            Remark::Document {
-                kind,
-                number,
-                country,
-            } => entity.add_document(kind, number, country),
+            Remark::Document { kind, number, country } => entity.add_document(kind, number, country),
             Remark::Imo(n) => entity.add_imo(n),
         }
     }
@@ -378,10 +320,7 @@ mod tests {
         let mut e = Entity::new("t", "25308", EntityKind::Person);
         let mut c = CountryResolver::new();
         apply_remarks(&mut e, YAN, &mut c);
-        assert_eq!(
-            e.birth_dates,
-            [PartialDate::new(1977, Some(3), Some(25)).unwrap()]
-        );
+        assert_eq!(e.birth_dates, [PartialDate::new(1977, Some(3), Some(25)).unwrap()]);
         assert_eq!(e.birth_places, ["Wuhan City, Hubei, China"]);
         assert_eq!(e.nationalities, ["CN"]);
         assert_eq!(e.gender, Some(Gender::Male));
@@ -407,108 +346,50 @@ mod tests {
         assert_eq!(years("DOB circa 1957"), ["1957"]);
         assert_eq!(years("DOB 1960 to 1962"), ["1960", "1961", "1962"]);
         assert_eq!(years("alt. DOB 01 Jan 1973 to 31 Dec 1973"), ["1973"]);
-        assert_eq!(
-            years("DOB circa 1979-1982."),
-            ["1979", "1980", "1981", "1982"]
-        );
+        assert_eq!(years("DOB circa 1979-1982."), ["1979", "1980", "1981", "1982"]);
     }
 
     #[test]
     fn documents_with_countries_and_issue_dates() {
         assert_eq!(
             parse_segment("Passport T14553558 (Iran)"),
-            Some(Remark::Document {
-                kind: DocumentKind::Passport,
-                number: "T14553558",
-                country: Some("IR")
-            })
+            Some(Remark::Document { kind: DocumentKind::Passport, number: "T14553558", country: Some("IR") })
         );
         assert_eq!(
             parse_segment("alt. Passport MD222228 (Burma) issued 15 May 2018 expires 14 May 2023"),
-            Some(Remark::Document {
-                kind: DocumentKind::Passport,
-                number: "MD222228",
-                country: Some("MM")
-            })
+            Some(Remark::Document { kind: DocumentKind::Passport, number: "MD222228", country: Some("MM") })
         );
         assert_eq!(
             parse_segment("Registration Number HRA 737191 (Stuttgart) (Germany)."),
-            Some(Remark::Document {
-                kind: DocumentKind::Registration,
-                number: "HRA 737191",
-                country: Some("DE")
-            })
+            Some(Remark::Document { kind: DocumentKind::Registration, number: "HRA 737191", country: Some("DE") })
         );
         assert_eq!(
             parse_segment("Cedula No. 18110470 (Colombia)"),
-            Some(Remark::Document {
-                kind: DocumentKind::NationalId,
-                number: "18110470",
-                country: Some("CO")
-            })
+            Some(Remark::Document { kind: DocumentKind::NationalId, number: "18110470", country: Some("CO") })
         );
         assert_eq!(
             parse_segment("Tax ID No. 7826058631 (Russia)"),
-            Some(Remark::Document {
-                kind: DocumentKind::TaxId,
-                number: "7826058631",
-                country: Some("RU")
-            })
+            Some(Remark::Document { kind: DocumentKind::TaxId, number: "7826058631", country: Some("RU") })
         );
         assert_eq!(
             parse_segment("National ID No. 0036824240 (Iran)"),
-            Some(Remark::Document {
-                kind: DocumentKind::NationalId,
-                number: "0036824240",
-                country: Some("IR")
-            })
+            Some(Remark::Document { kind: DocumentKind::NationalId, number: "0036824240", country: Some("IR") })
         );
         assert_eq!(
             parse_segment("Identification Number 10260371950 (Iran)"),
-            Some(Remark::Document {
-                kind: DocumentKind::NationalId,
-                number: "10260371950",
-                country: Some("IR")
-            })
+            Some(Remark::Document { kind: DocumentKind::NationalId, number: "10260371950", country: Some("IR") })
         );
-        assert_eq!(
-            parse_segment("Vessel Registration Identification IMO 9283007"),
-            Some(Remark::Imo("9283007"))
-        );
-        assert_eq!(
-            parse_segment("Identification Number IMO 4112088."),
-            Some(Remark::Imo("4112088"))
-        );
+        assert_eq!(parse_segment("Vessel Registration Identification IMO 9283007"), Some(Remark::Imo("9283007")));
+        assert_eq!(parse_segment("Identification Number IMO 4112088."), Some(Remark::Imo("4112088")));
         assert_eq!(parse_segment("Passport issued by the State"), None);
     }
 
     #[test]
     fn names_wallets_gender() {
-        assert_eq!(
-            parse_segment("a.k.a. 'BNC'."),
-            Some(Remark::Name {
-                value: "BNC",
-                kind: NameKind::Alias
-            })
-        );
-        assert_eq!(
-            parse_segment("f.k.a. 'ZOMEX'."),
-            Some(Remark::Name {
-                value: "ZOMEX",
-                kind: NameKind::Former
-            })
-        );
-        assert_eq!(
-            parse_segment("n.k.a. 'LGOK'"),
-            Some(Remark::Name {
-                value: "LGOK",
-                kind: NameKind::Alias
-            })
-        );
-        assert_eq!(
-            parse_segment("Gender Female."),
-            Some(Remark::Gender(Gender::Female))
-        );
+        assert_eq!(parse_segment("a.k.a. 'BNC'."), Some(Remark::Name { value: "BNC", kind: NameKind::Alias }));
+        assert_eq!(parse_segment("f.k.a. 'ZOMEX'."), Some(Remark::Name { value: "ZOMEX", kind: NameKind::Former }));
+        assert_eq!(parse_segment("n.k.a. 'LGOK'"), Some(Remark::Name { value: "LGOK", kind: NameKind::Alias }));
+        assert_eq!(parse_segment("Gender Female."), Some(Remark::Gender(Gender::Female)));
         for (seg, chain, addr) in [
             (
                 "Digital Currency Address - ETH 0x8576acc5c05d6ce88f4e49bf65bdf0c62f91353c",
@@ -524,38 +405,22 @@ mod tests {
             ("Digital Currency Address - SOL 5dbXj", "SOL", "5dbXj"),
             ("Digital Currency Address - ARB 0xabc", "ARB", "0xabc"),
         ] {
-            assert_eq!(
-                parse_segment(seg),
-                Some(Remark::Wallet {
-                    chain,
-                    address: addr
-                }),
-                "{seg}"
-            );
+            assert_eq!(parse_segment(seg), Some(Remark::Wallet { chain, address: addr }), "{seg}");
         }
     }
 
     #[test]
     fn splitting_respects_quoted_names() {
-        assert_eq!(
-            split_remarks("a.k.a. 'A; B'; DOB 1962"),
-            ["a.k.a. 'A; B'", "DOB 1962"]
-        );
+        assert_eq!(split_remarks("a.k.a. 'A; B'; DOB 1962"), ["a.k.a. 'A; B'", "DOB 1962"]);
         assert_eq!(
             split_remarks("a.k.a. 'ABU-'UMAR'; a.k.a. ''FUPI''; DOB 1970."),
             ["a.k.a. 'ABU-'UMAR'", "a.k.a. ''FUPI''", "DOB 1970."]
         );
         // An unclosed quote does not swallow the rest.
-        assert_eq!(
-            split_remarks("a.k.a. 'OPEN; DOB 1962"),
-            ["a.k.a. 'OPEN", "DOB 1962"]
-        );
+        assert_eq!(split_remarks("a.k.a. 'OPEN; DOB 1962"), ["a.k.a. 'OPEN", "DOB 1962"]);
         assert_eq!(
             parse_segment("a.k.a. 'ABU-'UMAR'."),
-            Some(Remark::Name {
-                value: "ABU-'UMAR",
-                kind: NameKind::Alias
-            })
+            Some(Remark::Name { value: "ABU-'UMAR", kind: NameKind::Alias })
         );
     }
 

@@ -58,10 +58,7 @@ fn attribute_groups(record: &Map<String, Value>) -> Vec<Attributes<'_>> {
 }
 
 fn attr<'a>(g: &Attributes<'a>, name: &str) -> Option<&'a str> {
-    g.iter()
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| *v)
-        .filter(|v| !v.is_empty())
+    g.iter().find(|(k, _)| *k == name).map(|(_, v)| *v).filter(|v| !v.is_empty())
 }
 
 pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
@@ -79,19 +76,10 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
             continue;
         }
         let at = format!("line {}", i + 1);
-        let record: Map<String, Value> = serde_json::from_str(line).map_err(|e| {
-            ListError::malformed(&file.path, at.clone(), format!("bad Senzing JSON: {e}"))
-        })?;
-        let Some(record_id) = record
-            .get("RECORD_ID")
-            .and_then(Value::as_str)
-            .filter(|s| !s.trim().is_empty())
-        else {
-            return Err(ListError::malformed(
-                &file.path,
-                at,
-                "record without a RECORD_ID",
-            ));
+        let record: Map<String, Value> = serde_json::from_str(line)
+            .map_err(|e| ListError::malformed(&file.path, at.clone(), format!("bad Senzing JSON: {e}")))?;
+        let Some(record_id) = record.get("RECORD_ID").and_then(Value::as_str).filter(|s| !s.trim().is_empty()) else {
+            return Err(ListError::malformed(&file.path, at, "record without a RECORD_ID"));
         };
         if let Some(lc) = record.get("LAST_CHANGE").and_then(Value::as_str) {
             if list_date.as_deref().is_none_or(|d| lc > d) {
@@ -99,17 +87,12 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
             }
         }
         let groups = attribute_groups(&record);
-        let record_type = record
-            .get("RECORD_TYPE")
-            .and_then(Value::as_str)
-            .map(str::to_ascii_uppercase);
+        let record_type = record.get("RECORD_TYPE").and_then(Value::as_str).map(str::to_ascii_uppercase);
         let has_risks = groups.iter().any(|g| attr(g, "TOPIC").is_some());
         let anchor = groups.iter().find_map(|g| attr(g, "REL_ANCHOR_KEY"));
         if record_type.is_none() && !has_risks {
             if let Some(anchor) = anchor {
-                let name = groups
-                    .iter()
-                    .find_map(|g| attr(g, "NAME_FULL").or_else(|| attr(g, "NAME_ORG")));
+                let name = groups.iter().find_map(|g| attr(g, "NAME_FULL").or_else(|| attr(g, "NAME_ORG")));
                 if let Some(name) = name {
                     anchors.insert(anchor.to_string(), name.to_string());
                 }
@@ -131,11 +114,7 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
             }
         }
         if e.names.is_empty() {
-            return Err(ListError::malformed(
-                &file.path,
-                at,
-                format!("entity without any name ({record_id})"),
-            ));
+            return Err(ListError::malformed(&file.path, at, format!("entity without any name ({record_id})")));
         }
         entities.push(e);
     }
@@ -145,10 +124,7 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
         }
     }
     countries.log_unknown(list);
-    Ok(ParsedList {
-        entities,
-        list_date,
-    })
+    Ok(ParsedList { entities, list_date })
 }
 
 fn read_group(e: &mut Entity, g: &Attributes<'_>, countries: &mut CountryResolver) {
@@ -156,30 +132,13 @@ fn read_group(e: &mut Entity, g: &Attributes<'_>, countries: &mut CountryResolve
         Some("PRIMARY") | None => NameKind::Primary,
         _ => NameKind::Alias,
     };
-    let full = attr(g, "NAME_FULL")
-        .or_else(|| attr(g, "NAME_ORG"))
-        .map(str::to_string)
-        .or_else(|| {
-            let parts: Vec<&str> = ["NAME_FIRST", "NAME_MIDDLE", "NAME_LAST"]
-                .iter()
-                .filter_map(|k| attr(g, k))
-                .collect();
-            if parts.is_empty() {
-                None
-            } else {
-                Some(parts.join(" "))
-            }
-        });
+    let full = attr(g, "NAME_FULL").or_else(|| attr(g, "NAME_ORG")).map(str::to_string).or_else(|| {
+        let parts: Vec<&str> = ["NAME_FIRST", "NAME_MIDDLE", "NAME_LAST"].iter().filter_map(|k| attr(g, k)).collect();
+        if parts.is_empty() { None } else { Some(parts.join(" ")) }
+    });
     if let Some(name) = full {
         let has_primary = e.names.iter().any(|n| n.kind == NameKind::Primary);
-        e.add_name(
-            &name,
-            if name_kind == NameKind::Primary && has_primary {
-                NameKind::Alias
-            } else {
-                name_kind
-            },
-        );
+        e.add_name(&name, if name_kind == NameKind::Primary && has_primary { NameKind::Alias } else { name_kind });
     }
     if let Some(d) = attr(g, "DATE_OF_BIRTH") {
         add_birth_dates(e, d);
@@ -189,11 +148,7 @@ fn read_group(e: &mut Entity, g: &Attributes<'_>, countries: &mut CountryResolve
             e.add_nationality(code);
         }
     }
-    for key in [
-        "REGISTRATION_COUNTRY",
-        "COUNTRY_OF_ASSOCIATION",
-        "ADDR_COUNTRY",
-    ] {
+    for key in ["REGISTRATION_COUNTRY", "COUNTRY_OF_ASSOCIATION", "ADDR_COUNTRY"] {
         if let Some(code) = attr(g, key).and_then(|c| countries.one(c)) {
             e.add_country(code);
         }
@@ -215,25 +170,15 @@ fn read_group(e: &mut Entity, g: &Attributes<'_>, countries: &mut CountryResolve
         e.add_category(c);
     }
     for (number, country, kind) in [
-        (
-            "PASSPORT_NUMBER",
-            Some("PASSPORT_COUNTRY"),
-            DocumentKind::Passport,
-        ),
-        (
-            "NATIONAL_ID_NUMBER",
-            Some("NATIONAL_ID_COUNTRY"),
-            DocumentKind::NationalId,
-        ),
+        ("PASSPORT_NUMBER", Some("PASSPORT_COUNTRY"), DocumentKind::Passport),
+        ("NATIONAL_ID_NUMBER", Some("NATIONAL_ID_COUNTRY"), DocumentKind::NationalId),
         ("TAX_ID_NUMBER", Some("TAX_ID_COUNTRY"), DocumentKind::TaxId),
         ("LEI_NUMBER", None, DocumentKind::Registration),
         ("DUNS_NUMBER", None, DocumentKind::Registration),
         ("DRIVERS_LICENSE_NUMBER", None, DocumentKind::Other),
     ] {
         if let Some(n) = attr(g, number) {
-            let c = country
-                .and_then(|k| attr(g, k))
-                .and_then(|c| countries.one(c));
+            let c = country.and_then(|k| attr(g, k)).and_then(|c| countries.one(c));
             e.add_document(kind, n, c);
         }
     }
@@ -278,10 +223,7 @@ mod tests {
         let text = "{\"RECORD_ID\":\"1\",\"NAME_FULL\":\"A\"}\n{\"RECORD_ID\":\n";
         let files = ListFiles::from_memory("/mem", vec![("s.json", text.as_bytes().to_vec())]);
         let err = parse("sz", &files).unwrap_err().to_string();
-        assert!(
-            err.contains("/mem/s.json:line 2") && err.contains("bad Senzing JSON"),
-            "{err}"
-        );
+        assert!(err.contains("/mem/s.json:line 2") && err.contains("bad Senzing JSON"), "{err}");
     }
 
     #[test]
@@ -289,26 +231,13 @@ mod tests {
         let Some(dir) = shared_path("opensanctions_peps_senzing") else {
             return;
         };
-        let list = load(&ListSource {
-            name: "us_congress".into(),
-            path: dir,
-            format: None,
-        })
-        .unwrap();
+        let list = load(&ListSource { name: "us_congress".into(), path: dir, format: None }).unwrap();
         assert_eq!(list.meta.format, ListFormat::Senzing);
         // 1,319 records: 1,317 people + 2 position anchors (not entities).
         assert_eq!(list.meta.entity_count, 1_317);
-        assert!(
-            list.entities
-                .iter()
-                .all(|e| e.kind == EntityKind::Person && e.categories == [Category::Pep])
-        );
+        assert!(list.entities.iter().all(|e| e.kind == EntityKind::Person && e.categories == [Category::Pep]));
         assert_eq!(list.meta.list_date.as_deref(), Some("2025-12-08T08:44:02"));
-        let mcclellan = list
-            .entities
-            .iter()
-            .find(|e| e.native_id == "NK-AQ4HymsADSK2D63MkyTqfC")
-            .unwrap();
+        let mcclellan = list.entities.iter().find(|e| e.native_id == "NK-AQ4HymsADSK2D63MkyTqfC").unwrap();
         assert_eq!(mcclellan.primary_name(), Some("Jennifer L. McClellan"));
         assert_eq!(mcclellan.birth_dates, [PartialDate::year(1972)]);
         assert_eq!(mcclellan.nationalities, ["US"]);

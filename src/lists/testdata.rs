@@ -10,14 +10,8 @@ use std::path::PathBuf;
 /// The shared `watchlists` folder, or `None` (with a loud message on stderr) when it is absent.
 pub fn shared_watchlists_dir() -> Option<PathBuf> {
     let from_env = std::env::var_os("AML_SHARED_DATA").map(PathBuf::from);
-    let beside_repo = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/data/watchlists"
-    ));
-    let candidates: Vec<PathBuf> = from_env
-        .into_iter()
-        .chain(std::iter::once(beside_repo))
-        .collect();
+    let beside_repo = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/watchlists"));
+    let candidates: Vec<PathBuf> = from_env.into_iter().chain(std::iter::once(beside_repo)).collect();
     if let Some(found) = candidates.iter().find(|p| p.is_dir()) {
         return Some(found.clone());
     }

@@ -47,19 +47,14 @@ struct Record {
 
 impl Record {
     fn get(&self, child: &str) -> &str {
-        self.group
-            .iter()
-            .find(|(n, _)| n == child)
-            .map_or("", |(_, v)| v.as_str())
+        self.group.iter().find(|(n, _)| n == child).map_or("", |(_, v)| v.as_str())
     }
 }
 
 pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
     let file = files.only()?;
     let text = files::utf8_text(file)?;
-    let at = |offset: u64, message: String| {
-        ListError::malformed(&file.path, format!("byte offset {offset}"), message)
-    };
+    let at = |offset: u64, message: String| ListError::malformed(&file.path, format!("byte offset {offset}"), message);
 
     let mut reader = Reader::from_str(text);
     let mut countries = CountryResolver::new();
@@ -73,18 +68,14 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
 
     loop {
         let offset = reader.buffer_position();
-        let event = reader
-            .read_event()
-            .map_err(|e| at(reader.error_position(), format!("XML not well-formed: {e}")))?;
+        let event =
+            reader.read_event().map_err(|e| at(reader.error_position(), format!("XML not well-formed: {e}")))?;
         match event {
             Event::Start(start) => {
                 let name = String::from_utf8_lossy(start.local_name().as_ref()).into_owned();
                 if stack.is_empty() {
                     if saw_root || name != ROOT {
-                        return Err(at(
-                            offset,
-                            format!("expected one <{ROOT}> root element, found <{name}>"),
-                        ));
+                        return Err(at(offset, format!("expected one <{ROOT}> root element, found <{name}>")));
                     }
                     saw_root = true;
                     if let Ok(Some(attr)) = start.try_get_attribute("dateGenerated") {
@@ -94,11 +85,7 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
                     }
                 } else if stack.len() == 2 && (name == "INDIVIDUAL" || name == "ENTITY") {
                     records += 1;
-                    let kind = if name == "INDIVIDUAL" {
-                        EntityKind::Person
-                    } else {
-                        EntityKind::Organization
-                    };
+                    let kind = if name == "INDIVIDUAL" { EntityKind::Person } else { EntityKind::Organization };
                     record = Some(Record {
                         entity: Entity::new(list, "", kind),
                         number: records,
@@ -117,41 +104,26 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
             }
             Event::Empty(_) => {
                 if stack.is_empty() {
-                    return Err(at(
-                        offset,
-                        format!("expected a <{ROOT}> root element with content"),
-                    ));
+                    return Err(at(offset, format!("expected a <{ROOT}> root element with content")));
                 }
             }
             Event::Text(t) => {
-                value.push_str(
-                    &t.decode()
-                        .map_err(|e| at(offset, format!("bad text: {e}")))?,
-                );
+                value.push_str(&t.decode().map_err(|e| at(offset, format!("bad text: {e}")))?);
             }
             Event::CData(t) => {
-                value.push_str(
-                    &t.decode()
-                        .map_err(|e| at(offset, format!("bad CDATA: {e}")))?,
-                );
+                value.push_str(&t.decode().map_err(|e| at(offset, format!("bad CDATA: {e}")))?);
             }
             Event::GeneralRef(r) => {
                 let resolved = if r.is_char_ref() {
                     r.resolve_char_ref().ok().flatten()
                 } else {
-                    let name = r
-                        .decode()
-                        .map_err(|e| at(offset, format!("bad entity: {e}")))?;
-                    quick_xml::escape::resolve_predefined_entity(&name)
-                        .and_then(|s| s.chars().next())
+                    let name = r.decode().map_err(|e| at(offset, format!("bad entity: {e}")))?;
+                    quick_xml::escape::resolve_predefined_entity(&name).and_then(|s| s.chars().next())
                 };
                 match resolved {
                     Some(c) => value.push(c),
                     None => {
-                        return Err(at(
-                            offset,
-                            format!("unknown entity `&{};`", String::from_utf8_lossy(&r)),
-                        ));
+                        return Err(at(offset, format!("unknown entity `&{};`", String::from_utf8_lossy(&r))));
                     }
                 }
             }
@@ -183,10 +155,7 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
                 if let Some(open) = stack.last() {
                     return Err(at(
                         text.len() as u64,
-                        format!(
-                            "XML truncated: <{open}> and {} enclosing element(s) never closed",
-                            stack.len() - 1
-                        ),
+                        format!("XML truncated: <{open}> and {} enclosing element(s) never closed", stack.len() - 1),
                     ));
                 }
                 if !saw_root {
@@ -198,10 +167,7 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
         }
     }
     countries.log_unknown(list);
-    Ok(ParsedList {
-        entities,
-        list_date,
-    })
+    Ok(ParsedList { entities, list_date })
 }
 
 /// `<NATIONALITY><VALUE>`, `<DESIGNATION><VALUE>`, ...
@@ -251,12 +217,7 @@ fn record_field(r: &mut Record, name: &str, text: &str) {
 }
 
 fn join_parts(parts: &[&str]) -> String {
-    parts
-        .iter()
-        .map(|p| p.trim())
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join(", ")
+    parts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).collect::<Vec<_>>().join(", ")
 }
 
 fn close_group(r: &mut Record, name: &str, countries: &mut CountryResolver) {
@@ -272,13 +233,8 @@ fn close_group(r: &mut Record, name: &str, countries: &mut CountryResolver) {
         }
         "INDIVIDUAL_ADDRESS" | "ENTITY_ADDRESS" => {
             let country = r.get("COUNTRY").to_string();
-            let address = join_parts(&[
-                r.get("STREET"),
-                r.get("CITY"),
-                r.get("STATE_PROVINCE"),
-                r.get("ZIP_CODE"),
-                &country,
-            ]);
+            let address =
+                join_parts(&[r.get("STREET"), r.get("CITY"), r.get("STATE_PROVINCE"), r.get("ZIP_CODE"), &country]);
             r.entity.add_address(&address);
             for c in countries.many(&country) {
                 r.entity.add_country(c);
@@ -290,28 +246,17 @@ fn close_group(r: &mut Record, name: &str, countries: &mut CountryResolver) {
                 dates.push(d);
             } else if let Ok(y) = r.get("YEAR").parse::<u16>() {
                 year_range(y, y, &mut dates);
-            } else if let (Ok(from), Ok(to)) = (
-                r.get("FROM_YEAR").parse::<u16>(),
-                r.get("TO_YEAR").parse::<u16>(),
-            ) {
+            } else if let (Ok(from), Ok(to)) = (r.get("FROM_YEAR").parse::<u16>(), r.get("TO_YEAR").parse::<u16>()) {
                 year_range(from, to, &mut dates);
             } else {
                 dates = extract_dates(r.get("NOTE"));
             }
-            for d in dates
-                .into_iter()
-                .filter(|d| (1800..=2100).contains(&d.year))
-            {
+            for d in dates.into_iter().filter(|d| (1800..=2100).contains(&d.year)) {
                 r.entity.add_birth_date(d);
             }
         }
         "INDIVIDUAL_PLACE_OF_BIRTH" => {
-            let place = join_parts(&[
-                r.get("STREET"),
-                r.get("CITY"),
-                r.get("STATE_PROVINCE"),
-                r.get("COUNTRY"),
-            ]);
+            let place = join_parts(&[r.get("STREET"), r.get("CITY"), r.get("STATE_PROVINCE"), r.get("COUNTRY")]);
             r.entity.add_birth_place(&place);
         }
         "INDIVIDUAL_DOCUMENT" => {
@@ -320,10 +265,7 @@ fn close_group(r: &mut Record, name: &str, countries: &mut CountryResolver) {
                 return;
             }
             let doc_type = r.get("TYPE_OF_DOCUMENT").to_lowercase();
-            let kind = if ["passport", "pasaporte", "passeport"]
-                .iter()
-                .any(|k| doc_type.contains(k))
-            {
+            let kind = if ["passport", "pasaporte", "passeport"].iter().any(|k| doc_type.contains(k)) {
                 DocumentKind::Passport
             } else if doc_type.contains("national id") || doc_type.contains("identity card") {
                 DocumentKind::NationalId
@@ -345,25 +287,11 @@ fn close_group(r: &mut Record, name: &str, countries: &mut CountryResolver) {
 fn finish(list: &str, r: Record, path: &std::path::Path) -> Result<Entity, ListError> {
     let location = format!("record {} (byte offset {})", r.number, r.offset);
     let Some(data_id) = r.data_id else {
-        return Err(ListError::malformed(
-            path,
-            location,
-            "record without a DATAID",
-        ));
+        return Err(ListError::malformed(path, location, "record without a DATAID"));
     };
-    let primary = r
-        .name_parts
-        .iter()
-        .map(|p| p.trim())
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let primary = r.name_parts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" ");
     if primary.is_empty() {
-        return Err(ListError::malformed(
-            path,
-            location,
-            format!("entity without any name (DATAID {data_id})"),
-        ));
+        return Err(ListError::malformed(path, location, format!("entity without any name (DATAID {data_id})")));
     }
     let mut e = r.entity;
     e.id = format!("{list}:{data_id}");
@@ -419,10 +347,7 @@ mod tests {
         assert_eq!(eric.primary_name(), Some("ERIC BADEGE"));
         assert_eq!(eric.names[1].value, "Eréc & Co");
         assert_eq!(eric.names[1].kind, NameKind::Weak);
-        assert_eq!(
-            eric.birth_dates,
-            [PartialDate::year(1973), PartialDate::year(1974)]
-        );
+        assert_eq!(eric.birth_dates, [PartialDate::year(1973), PartialDate::year(1974)]);
         assert_eq!(eric.nationalities, ["CD"]);
         assert_eq!(eric.documents[0].number, "OB 0243318");
         assert_eq!(eric.documents[0].country.as_deref(), Some("CD"));
@@ -446,16 +371,10 @@ mod tests {
     fn mismatched_tags_and_nameless_records_are_refused() {
         let bad = SMALL.replace("</SECOND_NAME>", "</THIRD_NAME>");
         let err = parse("un", &mem(&bad)).unwrap_err().to_string();
-        assert!(
-            err.contains("byte offset") && err.contains("not well-formed"),
-            "{err}"
-        );
+        assert!(err.contains("byte offset") && err.contains("not well-formed"), "{err}");
         let nameless = SMALL.replace("<FIRST_NAME>ADF</FIRST_NAME>", "");
         let err = parse("un", &mem(&nameless)).unwrap_err().to_string();
-        assert!(
-            err.contains("record 2") && err.contains("without any name"),
-            "{err}"
-        );
+        assert!(err.contains("record 2") && err.contains("without any name"), "{err}");
     }
 
     #[test]
@@ -463,47 +382,20 @@ mod tests {
         let Some(dir) = shared_path("un_sc_consolidated") else {
             return;
         };
-        let list = load(&ListSource {
-            name: "un".into(),
-            path: dir,
-            format: None,
-        })
-        .unwrap();
+        let list = load(&ListSource { name: "un".into(), path: dir, format: None }).unwrap();
         assert_eq!(list.meta.format, ListFormat::UnXml);
         assert_eq!(list.meta.entity_count, 1_003);
-        assert_eq!(
-            list.entities
-                .iter()
-                .filter(|e| e.kind == EntityKind::Person)
-                .count(),
-            730
-        );
-        assert_eq!(
-            list.entities
-                .iter()
-                .filter(|e| e.kind == EntityKind::Organization)
-                .count(),
-            273
-        );
-        assert_eq!(
-            list.meta.list_date.as_deref(),
-            Some("2026-02-27T00:00:09.554Z")
-        );
+        assert_eq!(list.entities.iter().filter(|e| e.kind == EntityKind::Person).count(), 730);
+        assert_eq!(list.entities.iter().filter(|e| e.kind == EntityKind::Organization).count(), 273);
+        assert_eq!(list.meta.list_date.as_deref(), Some("2026-02-27T00:00:09.554Z"));
         let aliases: usize = list.entities.iter().map(|e| e.names.len() - 1).sum();
         assert!(aliases >= 2_500, "{aliases}");
-        let badege = list
-            .entities
-            .iter()
-            .find(|e| e.native_id == "6907993")
-            .unwrap();
+        let badege = list.entities.iter().find(|e| e.native_id == "6907993").unwrap();
         assert_eq!(badege.primary_name(), Some("ERIC BADEGE"));
         assert_eq!(badege.nationalities, ["CD"]);
         assert_eq!(badege.birth_dates, [PartialDate::year(1971)]);
-        let with_passport = list
-            .entities
-            .iter()
-            .filter(|e| e.documents.iter().any(|d| d.kind == DocumentKind::Passport))
-            .count();
+        let with_passport =
+            list.entities.iter().filter(|e| e.documents.iter().any(|d| d.kind == DocumentKind::Passport)).count();
         assert!(with_passport > 100, "{with_passport}");
     }
 
