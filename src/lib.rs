@@ -1,2 +1,3 @@
 //! AML credential issuer node.
+pub mod keys;
 pub mod lists;
