@@ -1,3 +1,4 @@
 //! AML credential issuer node.
 pub mod keys;
 pub mod lists;
+pub mod seal;
