@@ -2,3 +2,4 @@
 pub mod keys;
 pub mod lists;
 pub mod seal;
+pub mod credentials;
