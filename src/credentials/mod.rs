@@ -12,10 +12,20 @@
 //! credential alone, and the node's `did:web` document only vouches for which officer keys
 //! belong to this node.
 
+pub mod certificate;
+pub mod did;
 pub mod status_list;
 pub mod vc;
 
-pub use status_list::{StatusList, StatusListError, StatusPurpose, decode_encoded_list};
+pub use certificate::{
+    CertificateClaims, CertificateError, CertificateRequest, CertificateVerdict, IssuedCertificate,
+    IssuerKeys, issue_certificate, verify_certificate, verify_certificate_for_audience,
+};
+pub use did::{Jwk, Jwks, did_web, jwks, node_did_document};
+pub use status_list::{
+    StatusList, StatusListError, StatusPurpose, VerifiedStatusList, decode_encoded_list,
+    entry_is_set, issue_status_list_credential, verify_status_list_credential,
+};
 pub use vc::{
     AmlCredentialRequest, CredentialError, CredentialFormat, IssuedAmlCredential, ListVersion,
     SecuredCredential, StatusEntry, VerifiedCredential, VerifyError, issue_aml_credential,
