@@ -3,3 +3,4 @@ pub mod keys;
 pub mod lists;
 pub mod seal;
 pub mod credentials;
+pub mod claims;
