@@ -10,9 +10,10 @@
 //!
 //! Data Integrity credentials may use only the v2 context plus inline context objects: ssi
 //! has no network loader, so a remote context fails (`kyc_context_unsupported`). The demo
-//! issuer ([`issue_kyc_credential`]) therefore uses an inline `@vocab` equal to the final v2
-//! context's own issuer-dependent vocabulary, so its canonical form is the same whether a
-//! verifier uses ssi's bundled v2 context or the W3C one.
+//! issuer ([`issue_kyc_credential`]) therefore uses an inline `@vocab` equal to the one the
+//! W3C `https://www.w3.org/ns/credentials/undefined-terms/v2` context defines: its claims
+//! expand exactly as if the issuer had used that context (which the final v2 context leaves
+//! to issuers; ssi's and Digital Bazaar's v2 copies have no `@vocab`).
 
 use std::collections::BTreeMap;
 
@@ -27,8 +28,8 @@ use crate::credentials::vc::{
 use crate::credentials::{CREDENTIALS_V2_CONTEXT, rfc3339, urn_uuid, whole_seconds};
 use crate::keys::IssuerKey;
 
-/// The issuer-dependent vocabulary of the final VCDM 2.0 context.
-pub const ISSUER_DEPENDENT_VOCAB: &str = "https://www.w3.org/ns/credentials/issuer-dependent#";
+/// The vocabulary of the W3C `undefined-terms/v2` context.
+pub const UNDEFINED_TERMS_VOCAB: &str = "https://www.w3.org/ns/credentials/undefined-term#";
 
 /// Type of credentials minted by [`issue_kyc_credential`].
 pub const KYC_CREDENTIAL_TYPE: &str = "KycCredential";
@@ -148,7 +149,7 @@ pub async fn issue_kyc_credential_at(
     subject.insert("id".into(), Value::String(holder_did.to_owned()));
     subject.extend(claims);
     let cred = json!({
-        "@context": [CREDENTIALS_V2_CONTEXT, {"@vocab": ISSUER_DEPENDENT_VOCAB}],
+        "@context": [CREDENTIALS_V2_CONTEXT, {"@vocab": UNDEFINED_TERMS_VOCAB}],
         "id": urn_uuid(),
         "type": ["VerifiableCredential", KYC_CREDENTIAL_TYPE],
         "issuer": issuer.did(),
@@ -334,7 +335,7 @@ mod tests {
         let did = ssi::dids::DIDJWK::generate(&public);
         jwk.key_id = Some(format!("{did}#0"));
         let cred = json!({
-            "@context": [CREDENTIALS_V2_CONTEXT, {"@vocab": ISSUER_DEPENDENT_VOCAB}],
+            "@context": [CREDENTIALS_V2_CONTEXT, {"@vocab": UNDEFINED_TERMS_VOCAB}],
             "type": ["VerifiableCredential", "KycCredential"],
             "issuer": did.as_str(),
             "validFrom": rfc3339(now - Duration::minutes(1)),
