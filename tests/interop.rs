@@ -4,6 +4,8 @@
 //!   under Digital Bazaar's VC stack (`@digitalbazaar/vc` + eddsa-rdfc-2022), offline.
 //! - The VC-JOSE credential and the compliance certificate under `jose`, using only the JWKS.
 //! - The certificate under PyJWT, using only the JWKS.
+//! - The other way round: KYC credentials signed by Digital Bazaar's stack (eddsa-rdfc-2022)
+//!   and by `jose` (VC-JOSE) must pass the node's KYC verifier.
 //!
 //! Needs `cd tests/interop && npm ci` and `pip install -r tests/interop/requirements.txt`.
 //! Without them this test FAILS (CI must really run it); set `AML_SKIP_INTEROP=1` to skip
@@ -12,6 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use aml_node::claims::verify_kyc_credential;
 use aml_node::credentials::{
     CertificateRequest, CredentialFormat, ListVersion, SecuredCredential, StatusEntry, StatusList,
     StatusPurpose, issue_aml_credential, issue_certificate, issue_status_list_credential, jwks,
@@ -28,9 +31,11 @@ fn interop_dir() -> PathBuf {
 /// None = skip; panics with install instructions when the tools are missing.
 fn preflight() -> Option<()> {
     if std::env::var("AML_SKIP_INTEROP").as_deref() == Ok("1") {
-        eprintln!(
-            "\n!!!!!!!! INTEROP TESTS SKIPPED (AML_SKIP_INTEROP=1) !!!!!!!!\n\
-             The AML credential and certificate were NOT checked against independent verifiers.\n"
+        // Written straight to stderr: the test harness captures `eprintln!` of passing tests.
+        use std::io::Write as _;
+        let _ = std::io::stderr().write_all(
+            b"\n!!!!!!!! INTEROP TESTS SKIPPED (AML_SKIP_INTEROP=1) !!!!!!!!\n\
+              The AML credential and certificate were NOT checked against independent verifiers.\n\n",
         );
         return None;
     }
@@ -233,6 +238,59 @@ async fn independent_verifiers_accept_our_output_and_reject_tampering() {
     let (ok, out) = run("python3", "verify_jwt.py", &bad_path);
     println!("--- python3 verify_jwt.py (bad signature) ---\n{out}");
     assert!(!ok, "PyJWT accepted a bad signature:\n{out}");
+}
+
+#[tokio::test]
+async fn kyc_credentials_from_an_independent_issuer_verify() {
+    if preflight().is_none() {
+        return;
+    }
+    let holder = HolderKey::generate();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("kyc.json");
+    let status = Command::new("node")
+        .arg(interop_dir().join("issue_kyc.mjs"))
+        .arg(holder.did())
+        .arg(&out)
+        .current_dir(interop_dir())
+        .output()
+        .expect("run node issue_kyc.mjs");
+    assert!(
+        status.status.success(),
+        "issue_kyc.mjs failed: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let v: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let issuer = v["issuer"].as_str().unwrap();
+    let now = Utc::now();
+
+    let di: SecuredCredential = serde_json::from_value(v["dataIntegrity"].clone()).unwrap();
+    assert_eq!(di.format(), CredentialFormat::DataIntegrity);
+    let jose: SecuredCredential = serde_json::from_value(v["jose"].clone()).unwrap();
+    assert_eq!(jose.format(), CredentialFormat::Jose);
+    for c in [&di, &jose] {
+        let k = verify_kyc_credential(c, &holder.did(), now)
+            .await
+            .unwrap_or_else(|e| panic!("{:?} from Digital Bazaar/jose rejected: {e}", c.format()));
+        assert_eq!(k.issuer, issuer);
+        assert_eq!(k.claims["familyName"], "Lovelace");
+        assert_eq!(k.claims["liveness"], true);
+        // Not for another holder.
+        let other = HolderKey::generate();
+        let e = verify_kyc_credential(c, &other.did(), now)
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), "kyc_subject_mismatch");
+    }
+    // Tampered claims fail.
+    let SecuredCredential::DataIntegrity(mut obj) = di else {
+        unreachable!()
+    };
+    obj["credentialSubject"]["nationality"] = json!("FR");
+    let e = verify_kyc_credential(&SecuredCredential::DataIntegrity(obj), &holder.did(), now)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "kyc_signature_invalid");
 }
 
 fn base64_url_decode(s: &str) -> Vec<u8> {
