@@ -20,10 +20,10 @@
 //! }
 //! ```
 //!
-//! It holds no PII. The inline `@vocab` object is required: ssi's bundled copy of the v2
-//! context lacks the issuer-dependent `@vocab`, so without it our terms do not expand and
-//! ssi refuses to sign; with it both ssi and Digital Bazaar's stack produce the same
-//! canonical N-Quads (checked by `tests/interop.rs`). `validFrom` is backdated by
+//! It holds no PII. The inline `@vocab` object is required: the v2 context (ssi's bundled
+//! copy, and the W3C's final one that Digital Bazaar ships) defines no `@vocab`, so without
+//! it our terms do not expand and ssi refuses to sign; with it both ssi and Digital Bazaar's
+//! stack produce the same canonical N-Quads (checked by `tests/interop.rs`). `validFrom` is backdated by
 //! [`CLOCK_SKEW_SECS`] because ssi's verifier has no leeway.
 //!
 //! # Two securing forms ([`CredentialFormat`])
@@ -881,5 +881,60 @@ mod tests {
             vocab_for("https://a.example/").unwrap(),
             "https://a.example/ns#"
         );
+    }
+
+    /// Sign/verify cost per form. Run in release:
+    /// `cargo test --release --lib credentials::vc::tests::timing -- --ignored --nocapture`
+    #[tokio::test(flavor = "current_thread")]
+    #[ignore = "timing; run with --release -- --ignored --nocapture"]
+    async fn timing() {
+        use std::time::Instant;
+        let officer = OfficerSigningKey::generate();
+        let now = Utc::now();
+        let req = request(now);
+        let n = 300u32;
+        for format in [CredentialFormat::DataIntegrity, CredentialFormat::Jose] {
+            // Warm up (lazy statics, context parsing).
+            let issued = issue_aml_credential(&officer, &req, format).await.unwrap();
+            verify_credential(&issued.credential, now).await.unwrap();
+            let t = Instant::now();
+            for _ in 0..n {
+                issue_aml_credential(&officer, &req, format).await.unwrap();
+            }
+            let sign = t.elapsed() / n;
+            let t = Instant::now();
+            for _ in 0..n {
+                verify_credential(&issued.credential, now).await.unwrap();
+            }
+            let verify = t.elapsed() / n;
+            println!("TIMING {format:?}: sign {sign:?}/op, verify {verify:?}/op (n={n})");
+        }
+        let cert_req = crate::credentials::certificate::CertificateRequest {
+            holder_did: req.holder_did.clone(),
+            audience: None,
+            spec_id: "basic-aml".into(),
+            spec_version: 3,
+            credential_id: "urn:uuid:x".into(),
+            status: req.status.clone(),
+            issued_at: now,
+            valid_for: Duration::hours(1),
+        };
+        let keys = [officer.verifying_key()];
+        let token = crate::credentials::issue_certificate(&officer, &cert_req)
+            .unwrap()
+            .token;
+        let t = Instant::now();
+        for _ in 0..n {
+            crate::credentials::issue_certificate(&officer, &cert_req).unwrap();
+        }
+        let sign = t.elapsed() / n;
+        let t = Instant::now();
+        for _ in 0..n {
+            assert!(
+                crate::credentials::verify_certificate(&token, &keys[..], |_| false).is_valid()
+            );
+        }
+        let verify = t.elapsed() / n;
+        println!("TIMING certificate JWT: sign {sign:?}/op, verify {verify:?}/op (n={n})");
     }
 }
