@@ -683,15 +683,15 @@ impl RawKeyFile {
     }
 
     fn check_did(&self, key: &VerifyingKey) -> Result<(), KeyFileError> {
-        if let Some(did) = &self.did {
-            if *did != did_key(key) {
-                return Err(self.err(KeyFileProblem::Mismatch("did")));
-            }
+        if let Some(did) = &self.did
+            && *did != did_key(key)
+        {
+            return Err(self.err(KeyFileProblem::Mismatch("did")));
         }
-        if let Some(vm) = &self.verification_method {
-            if *vm != did_key_vm(key) {
-                return Err(self.err(KeyFileProblem::Mismatch("verificationMethod")));
-            }
+        if let Some(vm) = &self.verification_method
+            && *vm != did_key_vm(key)
+        {
+            return Err(self.err(KeyFileProblem::Mismatch("verificationMethod")));
         }
         Ok(())
     }

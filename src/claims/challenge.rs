@@ -203,15 +203,15 @@ fn signature_candidates(signature: &str) -> Vec<Signature> {
     if s.len() > 200 {
         return out;
     }
-    if let Some(b) = b64u_decode(s) {
-        if let Ok(arr) = <[u8; 64]>::try_from(b.as_slice()) {
-            out.push(Signature::from_bytes(&arr));
-        }
+    if let Some(b) = b64u_decode(s)
+        && let Ok(arr) = <[u8; 64]>::try_from(b.as_slice())
+    {
+        out.push(Signature::from_bytes(&arr));
     }
-    if let Ok(b) = bs58::decode(s).into_vec() {
-        if let Ok(arr) = <[u8; 64]>::try_from(b.as_slice()) {
-            out.push(Signature::from_bytes(&arr));
-        }
+    if let Ok(b) = bs58::decode(s).into_vec()
+        && let Ok(arr) = <[u8; 64]>::try_from(b.as_slice())
+    {
+        out.push(Signature::from_bytes(&arr));
     }
     out
 }

@@ -335,10 +335,10 @@ where
             reason: format!("algorithm {:?} is not accepted; only EdDSA", header.alg),
         };
     }
-    if let Some(typ) = header.typ.as_deref() {
-        if !typ.eq_ignore_ascii_case("JWT") {
-            return malformed(format!("typ `{typ}` is not JWT"));
-        }
+    if let Some(typ) = header.typ.as_deref()
+        && !typ.eq_ignore_ascii_case("JWT")
+    {
+        return malformed(format!("typ `{typ}` is not JWT"));
     }
     let Some(kid) = header.kid else {
         return malformed("the header has no kid".into());

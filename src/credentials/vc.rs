@@ -351,11 +351,24 @@ fn non_empty(field: &str, v: &str) -> Result<(), CredentialError> {
     Ok(())
 }
 
+/// An AML credential before securing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnsignedAmlCredential {
+    /// Credential id.
+    pub id: String,
+    /// The credential JSON.
+    pub credential: Map<String, Value>,
+    /// `validFrom`.
+    pub valid_from: DateTime<Utc>,
+    /// `validUntil`.
+    pub valid_until: DateTime<Utc>,
+}
+
 /// Builds the unsigned AML credential JSON (exposed for inspection and tests).
 pub fn aml_credential_json(
     issuer_did: &str,
     req: &AmlCredentialRequest,
-) -> Result<(String, Map<String, Value>, DateTime<Utc>, DateTime<Utc>), CredentialError> {
+) -> Result<UnsignedAmlCredential, CredentialError> {
     let vocab = vocab_for(&req.node_base_url)?;
     non_empty("holder DID", &req.holder_did)?;
     if !req.holder_did.starts_with("did:") {
@@ -399,7 +412,12 @@ pub fn aml_credential_json(
         "credentialStatus": req.status.to_json(),
     });
     match v {
-        Value::Object(m) => Ok((id, m, valid_from, valid_until)),
+        Value::Object(credential) => Ok(UnsignedAmlCredential {
+            id,
+            credential,
+            valid_from,
+            valid_until,
+        }),
         _ => Err(CredentialError::InvalidInput("not an object".into())),
     }
 }
@@ -410,13 +428,13 @@ pub async fn issue_aml_credential(
     req: &AmlCredentialRequest,
     format: CredentialFormat,
 ) -> Result<IssuedAmlCredential, CredentialError> {
-    let (id, credential, valid_from, valid_until) = aml_credential_json(&officer.did(), req)?;
-    let credential = secure_credential(officer.to_ssi_jwk(), credential, format).await?;
+    let u = aml_credential_json(&officer.did(), req)?;
+    let credential = secure_credential(officer.to_ssi_jwk(), u.credential, format).await?;
     Ok(IssuedAmlCredential {
-        id,
+        id: u.id,
         credential,
-        valid_from,
-        valid_until,
+        valid_from: u.valid_from,
+        valid_until: u.valid_until,
     })
 }
 
@@ -578,10 +596,11 @@ async fn verify_jose(jws: &str, now: DateTime<Utc>) -> Result<VerifiedCredential
             header.algorithm
         )));
     }
-    if let Some(typ) = header.type_.as_deref() {
-        if typ != "vc+jwt" && typ != "vc-ld+jwt" {
-            return Err(VerifyError::Malformed(format!("typ `{typ}` is not vc+jwt")));
-        }
+    if let Some(typ) = header.type_.as_deref()
+        && typ != "vc+jwt"
+        && typ != "vc-ld+jwt"
+    {
+        return Err(VerifyError::Malformed(format!("typ `{typ}` is not vc+jwt")));
     }
     let kid = header
         .key_id
@@ -814,7 +833,9 @@ mod tests {
         let other = OfficerSigningKey::generate();
         let now = Utc::now();
         // Claim another issuer but sign with our key: both forms must refuse.
-        let (_, cred, _, _) = aml_credential_json(&other.did(), &request(now)).unwrap();
+        let cred = aml_credential_json(&other.did(), &request(now))
+            .unwrap()
+            .credential;
         for format in [CredentialFormat::DataIntegrity, CredentialFormat::Jose] {
             let sc = secure_credential(officer.to_ssi_jwk(), cred.clone(), format)
                 .await
