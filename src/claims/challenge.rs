@@ -74,7 +74,7 @@ const HEADER_SUFFIX: &str = " wants you to request an AML credential with your k
 /// The challenge message a holder signs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChallengeMessage {
-    /// The node's domain (host[:port]).
+    /// The node's domain (`host` or `host:port`).
     pub domain: String,
     /// The holder DID.
     pub holder_did: String,
