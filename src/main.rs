@@ -51,6 +51,26 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Measure the engine on a labelled test set drawn from the given lists: recall per name
+    /// variant and golden key, false-positive rates, index recall. Deterministic per seed.
+    Eval {
+        #[arg(long = "list", value_name = "NAME=[FORMAT:]PATH", required = true)]
+        lists: Vec<ListSource>,
+        /// Screening policy as JSON or TOML (default: the built-in policy).
+        #[arg(long, value_name = "POLICY")]
+        policy: Option<PathBuf>,
+        /// Positive queries drawn per variant.
+        #[arg(long, default_value_t = 300)]
+        per_variant: usize,
+        /// Ordinary and hard negatives drawn (each).
+        #[arg(long, default_value_t = 2000)]
+        negatives: usize,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Print misses and false positives.
+        #[arg(long)]
+        examples: bool,
+    },
     /// Load lists and report each one's entity count, content hash and date.
     Lists {
         #[arg(long = "list", value_name = "NAME=[FORMAT:]PATH", required = true)]
@@ -72,6 +92,9 @@ fn main() -> ExitCode {
             screen(&lists, &input, &output, policy.as_deref(), threads)
         }
         Command::Lists { lists } => show_lists(&lists),
+        Command::Eval { lists, policy, per_variant, negatives, seed, examples } => {
+            eval(&lists, policy.as_deref(), per_variant, negatives, seed, examples)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -162,5 +185,28 @@ fn show_lists(sources: &[ListSource]) -> CliResult {
     let metas: Vec<_> = loaded.iter().map(|l| &l.meta).collect();
     println!("{}", serde_json::to_string_pretty(&metas)?);
     eprintln!("loaded {} lists in {:.2?}", loaded.len(), started.elapsed());
+    Ok(())
+}
+
+fn eval(
+    sources: &[ListSource],
+    policy: Option<&std::path::Path>,
+    per_variant: usize,
+    negatives: usize,
+    seed: u64,
+    examples: bool,
+) -> CliResult {
+    use aml_node::screening::eval::{Sizes, build_labelled_set, evaluate};
+    let policy = load_policy(policy)?;
+    let watchlists = Watchlists::build(lists::load_all(sources)?);
+    let set = build_labelled_set(&watchlists, Sizes { per_variant, negatives }, seed);
+    let started = std::time::Instant::now();
+    let mut report = evaluate(&watchlists, &policy, &set);
+    let elapsed = started.elapsed();
+    if !examples {
+        report.examples.clear();
+    }
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    eprintln!("{} labelled queries in {:.2?} ({:.0} queries/s, one thread)", set.len(), elapsed, set.len() as f64 / elapsed.as_secs_f64());
     Ok(())
 }
