@@ -154,12 +154,12 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
             let address = address.trim();
             e.add_address(address);
             // Addresses end with an ISO alpha-2 code: `..., Medellin, CO`.
-            if let Some((_, last)) = address.rsplit_once(", ") {
-                if last.len() == 2 && last.bytes().all(|b| b.is_ascii_uppercase()) {
-                    if let Some(c) = countries.one(last) {
-                        e.add_country(c);
-                    }
-                }
+            if let Some((_, last)) = address.rsplit_once(", ")
+                && last.len() == 2
+                && last.bytes().all(|b| b.is_ascii_uppercase())
+                && let Some(c) = countries.one(last)
+            {
+                e.add_country(c);
             }
         }
         for c in get(c_cit).split(';').chain(get(c_nat).split(';')) {
@@ -218,10 +218,9 @@ fn apply_ids(e: &mut Entity, ids: &str, countries: &mut CountryResolver) {
         } else if let Some((_, doc_kind)) = DOCUMENT_LABELS
             .iter()
             .find(|(l, _)| l.eq_ignore_ascii_case(kind))
+            && value.bytes().any(|b| b.is_ascii_digit())
         {
-            if value.bytes().any(|b| b.is_ascii_digit()) {
-                e.add_document(*doc_kind, value, country);
-            }
+            e.add_document(*doc_kind, value, country);
         }
     }
 }

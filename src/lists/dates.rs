@@ -141,27 +141,25 @@ fn month_tok(t: Option<&Tok<'_>>) -> Option<u8> {
 fn date_at(toks: &[Tok<'_>], i: usize) -> Option<(PartialDate, usize)> {
     let t = |k: usize| toks.get(i + k);
     // d.m.yyyy, d/m/yyyy, d-m-yyyy
-    if let (Some(d), Some(m)) = (num(t(0), 1..=2), num(t(2), 1..=2)) {
-        if let Some(Tok::Punct(sep)) = t(1) {
-            if matches!(sep, b'.' | b'/' | b'-') && is_punct(t(3), *sep) {
-                if let Some(y) = num(t(4), 4..=4) {
-                    return date_from_parts(y, m, d).map(|x| (x, i + 5));
-                }
-            }
-        }
+    if let (Some(d), Some(m)) = (num(t(0), 1..=2), num(t(2), 1..=2))
+        && let Some(Tok::Punct(sep)) = t(1)
+        && matches!(sep, b'.' | b'/' | b'-')
+        && is_punct(t(3), *sep)
+        && let Some(y) = num(t(4), 4..=4)
+    {
+        return date_from_parts(y, m, d).map(|x| (x, i + 5));
     }
     // yyyy-mm-dd, yyyy-mm
-    if let Some(y) = num(t(0), 4..=4) {
-        if is_punct(t(1), b'-') {
-            if let Some(m) = num(t(2), 1..=2) {
-                if is_punct(t(3), b'-') {
-                    if let Some(d) = num(t(4), 1..=2) {
-                        return date_from_parts(y, m, d).map(|x| (x, i + 5));
-                    }
-                }
-                return date_from_parts(y, m, 0).map(|x| (x, i + 3));
-            }
+    if let Some(y) = num(t(0), 4..=4)
+        && is_punct(t(1), b'-')
+        && let Some(m) = num(t(2), 1..=2)
+    {
+        if is_punct(t(3), b'-')
+            && let Some(d) = num(t(4), 1..=2)
+        {
+            return date_from_parts(y, m, d).map(|x| (x, i + 5));
         }
+        return date_from_parts(y, m, 0).map(|x| (x, i + 3));
     }
     // d Mon[.] [,] yyyy
     if let Some(d) = num(t(0), 1..=2) {
@@ -188,12 +186,11 @@ fn date_at(toks: &[Tok<'_>], i: usize) -> Option<(PartialDate, usize)> {
         if let Some(y) = num(t(k), 4..=4) {
             return date_from_parts(y, u32::from(m), 0).map(|x| (x, i + k + 1));
         }
-        if let Some(d) = num(t(k), 1..=2) {
-            if is_punct(t(k + 1), b',') {
-                if let Some(y) = num(t(k + 2), 4..=4) {
-                    return date_from_parts(y, u32::from(m), d).map(|x| (x, i + k + 3));
-                }
-            }
+        if let Some(d) = num(t(k), 1..=2)
+            && is_punct(t(k + 1), b',')
+            && let Some(y) = num(t(k + 2), 4..=4)
+        {
+            return date_from_parts(y, u32::from(m), d).map(|x| (x, i + k + 3));
         }
     }
     // yyyy
@@ -231,12 +228,10 @@ pub fn extract_dates(text: &str) -> Vec<PartialDate> {
             Some(Tok::Punct(b'-')) => first.month.is_none(),
             _ => false,
         };
-        if joiner {
-            if let Some((second, after)) = date_at(&toks, next + 1) {
-                year_range(first.year, second.year, &mut out);
-                i = after;
-                continue;
-            }
+        if joiner && let Some((second, after)) = date_at(&toks, next + 1) {
+            year_range(first.year, second.year, &mut out);
+            i = after;
+            continue;
         }
         out.push(first);
         i = next;

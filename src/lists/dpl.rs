@@ -248,10 +248,11 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
         if let Some(d) = parse_mdy(get(c_effective)) {
             e.set_listed_on(d);
         }
-        if let Some(d) = parse_iso_prefix(get(c_update)) {
-            if d <= today && latest.is_none_or(|l| d > l) {
-                latest = Some(d);
-            }
+        if let Some(d) = parse_iso_prefix(get(c_update))
+            && d <= today
+            && latest.is_none_or(|l| d > l)
+        {
+            latest = Some(d);
         }
     }
     countries.log_unknown(list);

@@ -87,10 +87,10 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
                         ));
                     }
                     saw_root = true;
-                    if let Ok(Some(attr)) = start.try_get_attribute("dateGenerated") {
-                        if let Ok(v) = attr.unescape_value() {
-                            list_date = Some(v.trim().to_string());
-                        }
+                    if let Ok(Some(attr)) = start.try_get_attribute("dateGenerated")
+                        && let Ok(v) = attr.unescape_value()
+                    {
+                        list_date = Some(v.trim().to_string());
                     }
                 } else if stack.len() == 2 && (name == "INDIVIDUAL" || name == "ENTITY") {
                     records += 1;
@@ -107,21 +107,19 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
                         name_parts: Default::default(),
                         group: Vec::new(),
                     });
-                } else if GROUPS.contains(&name.as_str()) {
-                    if let Some(r) = record.as_mut() {
-                        r.group.clear();
-                    }
+                } else if GROUPS.contains(&name.as_str())
+                    && let Some(r) = record.as_mut()
+                {
+                    r.group.clear();
                 }
                 stack.push(name);
                 value.clear();
             }
-            Event::Empty(_) => {
-                if stack.is_empty() {
-                    return Err(at(
-                        offset,
-                        format!("expected a <{ROOT}> root element with content"),
-                    ));
-                }
+            Event::Empty(_) if stack.is_empty() => {
+                return Err(at(
+                    offset,
+                    format!("expected a <{ROOT}> root element with content"),
+                ));
             }
             Event::Text(t) => {
                 value.push_str(
@@ -172,10 +170,11 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
                         record_field(r, &name, text);
                     }
                 }
-                if stack.len() == 2 && (name == "INDIVIDUAL" || name == "ENTITY") {
-                    if let Some(r) = record.take() {
-                        entities.push(finish(list, r, &file.path)?);
-                    }
+                if stack.len() == 2
+                    && (name == "INDIVIDUAL" || name == "ENTITY")
+                    && let Some(r) = record.take()
+                {
+                    entities.push(finish(list, r, &file.path)?);
                 }
                 value.clear();
             }
