@@ -23,7 +23,7 @@ use std::borrow::Cow;
 
 use super::countries::CountryResolver;
 use super::csv_reader::{CsvReader, column};
-use super::dates::{extract_dates, parse_iso_prefix};
+use super::dates::{extract_dates, parse_iso_prefix, today};
 use super::dpl::guess_kind;
 use super::files::{self, ListFiles};
 use super::model::{Category, Entity, EntityKind, Gender, NameKind, PartialDate};
@@ -51,17 +51,6 @@ pub fn source_code(source: &str) -> String {
             }
         })
         .collect()
-}
-
-pub(crate) fn today() -> PartialDate {
-    let now = chrono::Utc::now().date_naive();
-    use chrono::Datelike;
-    PartialDate::new(
-        now.year() as u16,
-        Some(now.month() as u8),
-        Some(now.day() as u8),
-    )
-    .unwrap_or(PartialDate::year(2999))
 }
 
 pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {

@@ -77,6 +77,18 @@ pub(crate) fn parse_iso_prefix(s: &str) -> Option<PartialDate> {
     PartialDate::parse_iso(date)
 }
 
+/// Today (UTC): list dates later than this are typos (`3033-09-30`) and ignored.
+pub(crate) fn today() -> PartialDate {
+    let now = chrono::Utc::now().date_naive();
+    use chrono::Datelike;
+    PartialDate::new(
+        now.year() as u16,
+        Some(now.month() as u8),
+        Some(now.day() as u8),
+    )
+    .unwrap_or(PartialDate::year(2999))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Tok<'a> {
     Num(&'a str),

@@ -18,9 +18,8 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::countries::CountryResolver;
-use super::csl::today;
 use super::csv_reader::{CsvReader, column};
-use super::dates::{parse_iso_prefix, parse_mdy};
+use super::dates::{parse_iso_prefix, parse_mdy, today};
 use super::files::{self, ListFiles};
 use super::model::{Category, Entity, EntityKind, NameKind, PartialDate};
 use super::{ListError, ParsedList};
