@@ -207,6 +207,11 @@ fn eval(
         report.examples.clear();
     }
     println!("{}", serde_json::to_string_pretty(&report)?);
-    eprintln!("{} labelled queries in {:.2?} ({:.0} queries/s, one thread)", set.len(), elapsed, set.len() as f64 / elapsed.as_secs_f64());
+    eprintln!(
+        "{} labelled queries in {:.2?} ({:.0} queries/s, one thread)",
+        set.len(),
+        elapsed,
+        set.len() as f64 / elapsed.as_secs_f64()
+    );
     Ok(())
 }

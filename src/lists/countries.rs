@@ -437,10 +437,10 @@ pub fn iso2(name: &str) -> Option<&'static str> {
     let s = s.strip_prefix("Region:").map(str::trim).unwrap_or(s);
     // `Saudi Arabia citizenship`, `Iranian national`.
     for suffix in [" citizenship", " national", " citizen"] {
-        if let Some(head) = s.strip_suffix(suffix) {
-            if let Some(c) = INDEX.get(&fold(head)) {
-                return Some(c);
-            }
+        if let Some(head) = s.strip_suffix(suffix)
+            && let Some(c) = INDEX.get(&fold(head))
+        {
+            return Some(c);
         }
     }
     if let Some(c) = INDEX.get(&fold(s)) {
@@ -493,10 +493,10 @@ impl CountryResolver {
         }
         let mut out: Vec<&'static str> = Vec::new();
         for part in split_list(t) {
-            if let Some(c) = self.one(part) {
-                if !out.contains(&c) {
-                    out.push(c);
-                }
+            if let Some(c) = self.one(part)
+                && !out.contains(&c)
+            {
+                out.push(c);
             }
         }
         out
@@ -532,17 +532,17 @@ fn split_list(t: &str) -> Vec<&str> {
     let (mut start, mut i) = (0, 0);
     while i < b.len() {
         // Enumeration markers like (1), (12), (a), (b). All indices sit on ASCII bytes.
-        if b[i] == b'(' {
-            if let Some(close) = t[i..].find(')') {
-                let inner = &t[i + 1..i + close];
-                let is_marker = (!inner.is_empty() && inner.len() <= 2 && inner.bytes().all(|x| x.is_ascii_digit()))
-                    || (inner.len() == 1 && inner.bytes().all(|x| x.is_ascii_lowercase()));
-                if is_marker {
-                    parts.push(&t[start..i]);
-                    i += close + 1;
-                    start = i;
-                    continue;
-                }
+        if b[i] == b'('
+            && let Some(close) = t[i..].find(')')
+        {
+            let inner = &t[i + 1..i + close];
+            let is_marker = (!inner.is_empty() && inner.len() <= 2 && inner.bytes().all(|x| x.is_ascii_digit()))
+                || (inner.len() == 1 && inner.bytes().all(|x| x.is_ascii_lowercase()));
+            if is_marker {
+                parts.push(&t[start..i]);
+                i += close + 1;
+                start = i;
+                continue;
             }
         }
         // The same markers without the opening parenthesis: `1) Saudi Arabia 2) Qatar`.

@@ -23,7 +23,7 @@ use std::borrow::Cow;
 
 use super::countries::CountryResolver;
 use super::csv_reader::{CsvReader, column};
-use super::dates::{extract_dates, parse_iso_prefix};
+use super::dates::{extract_dates, parse_iso_prefix, today};
 use super::dpl::guess_kind;
 use super::files::{self, ListFiles};
 use super::model::{Category, Entity, EntityKind, Gender, NameKind, PartialDate};
@@ -43,13 +43,6 @@ pub fn source_code(source: &str) -> String {
     let code = inner.unwrap_or(source).trim();
     let code = code.strip_suffix(" List").unwrap_or(code);
     code.chars().map(|c| if c.is_alphanumeric() || c == '-' { c } else { '-' }).collect()
-}
-
-pub(crate) fn today() -> PartialDate {
-    let now = chrono::Utc::now().date_naive();
-    use chrono::Datelike;
-    PartialDate::new(now.year() as u16, Some(now.month() as u8), Some(now.day() as u8))
-        .unwrap_or(PartialDate::year(2999))
 }
 
 pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
@@ -121,12 +114,12 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
             let address = address.trim();
             e.add_address(address);
             // Addresses end with an ISO alpha-2 code: `..., Medellin, CO`.
-            if let Some((_, last)) = address.rsplit_once(", ") {
-                if last.len() == 2 && last.bytes().all(|b| b.is_ascii_uppercase()) {
-                    if let Some(c) = countries.one(last) {
-                        e.add_country(c);
-                    }
-                }
+            if let Some((_, last)) = address.rsplit_once(", ")
+                && last.len() == 2
+                && last.bytes().all(|b| b.is_ascii_uppercase())
+                && let Some(c) = countries.one(last)
+            {
+                e.add_country(c);
             }
         }
         for c in get(c_cit).split(';').chain(get(c_nat).split(';')) {
@@ -174,10 +167,10 @@ fn apply_ids(e: &mut Entity, ids: &str, countries: &mut CountryResolver) {
             e.add_wallet(chain, value);
         } else if let Some(n) = value.strip_prefix("IMO ") {
             e.add_imo(n);
-        } else if let Some((_, doc_kind)) = DOCUMENT_LABELS.iter().find(|(l, _)| l.eq_ignore_ascii_case(kind)) {
-            if value.bytes().any(|b| b.is_ascii_digit()) {
-                e.add_document(*doc_kind, value, country);
-            }
+        } else if let Some((_, doc_kind)) = DOCUMENT_LABELS.iter().find(|(l, _)| l.eq_ignore_ascii_case(kind))
+            && value.bytes().any(|b| b.is_ascii_digit())
+        {
+            e.add_document(*doc_kind, value, country);
         }
     }
 }

@@ -71,6 +71,14 @@ pub(crate) fn parse_iso_prefix(s: &str) -> Option<PartialDate> {
     PartialDate::parse_iso(date)
 }
 
+/// Today (UTC): list dates later than this are typos (`3033-09-30`) and ignored.
+pub(crate) fn today() -> PartialDate {
+    let now = chrono::Utc::now().date_naive();
+    use chrono::Datelike;
+    PartialDate::new(now.year() as u16, Some(now.month() as u8), Some(now.day() as u8))
+        .unwrap_or(PartialDate::year(2999))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Tok<'a> {
     Num(&'a str),
@@ -135,27 +143,25 @@ fn month_tok(t: Option<&Tok<'_>>) -> Option<u8> {
 fn date_at(toks: &[Tok<'_>], i: usize) -> Option<(PartialDate, usize)> {
     let t = |k: usize| toks.get(i + k);
     // d.m.yyyy, d/m/yyyy, d-m-yyyy
-    if let (Some(d), Some(m)) = (num(t(0), 1..=2), num(t(2), 1..=2)) {
-        if let Some(Tok::Punct(sep)) = t(1) {
-            if matches!(sep, b'.' | b'/' | b'-') && is_punct(t(3), *sep) {
-                if let Some(y) = num(t(4), 4..=4) {
-                    return date_from_parts(y, m, d).map(|x| (x, i + 5));
-                }
-            }
-        }
+    if let (Some(d), Some(m)) = (num(t(0), 1..=2), num(t(2), 1..=2))
+        && let Some(Tok::Punct(sep)) = t(1)
+        && matches!(sep, b'.' | b'/' | b'-')
+        && is_punct(t(3), *sep)
+        && let Some(y) = num(t(4), 4..=4)
+    {
+        return date_from_parts(y, m, d).map(|x| (x, i + 5));
     }
     // yyyy-mm-dd, yyyy-mm
-    if let Some(y) = num(t(0), 4..=4) {
-        if is_punct(t(1), b'-') {
-            if let Some(m) = num(t(2), 1..=2) {
-                if is_punct(t(3), b'-') {
-                    if let Some(d) = num(t(4), 1..=2) {
-                        return date_from_parts(y, m, d).map(|x| (x, i + 5));
-                    }
-                }
-                return date_from_parts(y, m, 0).map(|x| (x, i + 3));
-            }
+    if let Some(y) = num(t(0), 4..=4)
+        && is_punct(t(1), b'-')
+        && let Some(m) = num(t(2), 1..=2)
+    {
+        if is_punct(t(3), b'-')
+            && let Some(d) = num(t(4), 1..=2)
+        {
+            return date_from_parts(y, m, d).map(|x| (x, i + 5));
         }
+        return date_from_parts(y, m, 0).map(|x| (x, i + 3));
     }
     // d Mon[.] [,] yyyy
     if let Some(d) = num(t(0), 1..=2) {
@@ -182,12 +188,11 @@ fn date_at(toks: &[Tok<'_>], i: usize) -> Option<(PartialDate, usize)> {
         if let Some(y) = num(t(k), 4..=4) {
             return date_from_parts(y, u32::from(m), 0).map(|x| (x, i + k + 1));
         }
-        if let Some(d) = num(t(k), 1..=2) {
-            if is_punct(t(k + 1), b',') {
-                if let Some(y) = num(t(k + 2), 4..=4) {
-                    return date_from_parts(y, u32::from(m), d).map(|x| (x, i + k + 3));
-                }
-            }
+        if let Some(d) = num(t(k), 1..=2)
+            && is_punct(t(k + 1), b',')
+            && let Some(y) = num(t(k + 2), 4..=4)
+        {
+            return date_from_parts(y, u32::from(m), d).map(|x| (x, i + k + 3));
         }
     }
     // yyyy
@@ -225,12 +230,10 @@ pub fn extract_dates(text: &str) -> Vec<PartialDate> {
             Some(Tok::Punct(b'-')) => first.month.is_none(),
             _ => false,
         };
-        if joiner {
-            if let Some((second, after)) = date_at(&toks, next + 1) {
-                year_range(first.year, second.year, &mut out);
-                i = after;
-                continue;
-            }
+        if joiner && let Some((second, after)) = date_at(&toks, next + 1) {
+            year_range(first.year, second.year, &mut out);
+            i = after;
+            continue;
         }
         out.push(first);
         i = next;

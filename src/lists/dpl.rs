@@ -18,9 +18,8 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::countries::CountryResolver;
-use super::csl::today;
 use super::csv_reader::{CsvReader, column};
-use super::dates::{parse_iso_prefix, parse_mdy};
+use super::dates::{parse_iso_prefix, parse_mdy, today};
 use super::files::{self, ListFiles};
 use super::model::{Category, Entity, EntityKind, NameKind, PartialDate};
 use super::{ListError, ParsedList};
@@ -220,10 +219,11 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
         if let Some(d) = parse_mdy(get(c_effective)) {
             e.set_listed_on(d);
         }
-        if let Some(d) = parse_iso_prefix(get(c_update)) {
-            if d <= today && latest.is_none_or(|l| d > l) {
-                latest = Some(d);
-            }
+        if let Some(d) = parse_iso_prefix(get(c_update))
+            && d <= today
+            && latest.is_none_or(|l| d > l)
+        {
+            latest = Some(d);
         }
     }
     countries.log_unknown(list);

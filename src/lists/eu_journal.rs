@@ -21,9 +21,8 @@
 use std::borrow::Cow;
 
 use super::countries::{CountryResolver, iso2};
-use super::csl::today;
 use super::csv_reader::{CsvReader, column};
-use super::dates::extract_dates;
+use super::dates::{extract_dates, today};
 use super::files::{self, ListFile, ListFiles};
 use super::model::{Category, DocumentKind, Entity, EntityKind, Gender, NameKind, PartialDate};
 use super::uk_hmt::document_numbers;

@@ -99,10 +99,10 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
     let mut index: HashMap<&str, usize> = HashMap::new();
     let mut list_date: Option<&str> = None;
     for (line, r) in &records {
-        if let Some(lc) = r.last_change.as_deref() {
-            if list_date.is_none_or(|d| lc > d) {
-                list_date = Some(lc);
-            }
+        if let Some(lc) = r.last_change.as_deref()
+            && list_date.is_none_or(|d| lc > d)
+        {
+            list_date = Some(lc);
         }
         let Some(kind) = kind_for_schema(&r.schema) else {
             continue;

@@ -135,16 +135,16 @@ pub fn split_remarks(remarks: &str) -> Vec<&str> {
             _ => {}
         }
         i += 1;
-        if i == b.len() {
-            if let Some(q) = quote_open.take() {
-                // Never closed: split the rest of the field plainly, from the segment holding
-                // the quote on.
-                debug_assert!(q >= start);
-                for part in remarks[start..].split(';') {
-                    out.push(part);
-                }
-                return clean(out);
+        if i == b.len()
+            && let Some(q) = quote_open.take()
+        {
+            // Never closed: split the rest of the field plainly, from the segment holding
+            // the quote on.
+            debug_assert!(q >= start);
+            for part in remarks[start..].split(';') {
+                out.push(part);
             }
+            return clean(out);
         }
     }
     out.push(&remarks[start..]);
@@ -256,12 +256,12 @@ pub fn parse_segment(segment: &str) -> Option<Remark<'_>> {
         return Some(Remark::Wallet { chain, address });
     }
     for label in IMO_LABELS {
-        if let Some(v) = labelled(seg, label) {
-            if let Some(n) = strip_prefix_ci(v, "IMO") {
-                let n = n.trim();
-                if n.bytes().any(|c| c.is_ascii_digit()) {
-                    return Some(Remark::Imo(n));
-                }
+        if let Some(v) = labelled(seg, label)
+            && let Some(n) = strip_prefix_ci(v, "IMO")
+        {
+            let n = n.trim();
+            if n.bytes().any(|c| c.is_ascii_digit()) {
+                return Some(Remark::Imo(n));
             }
         }
     }

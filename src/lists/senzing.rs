@@ -81,23 +81,24 @@ pub fn parse(list: &str, files: &ListFiles) -> Result<ParsedList, ListError> {
         let Some(record_id) = record.get("RECORD_ID").and_then(Value::as_str).filter(|s| !s.trim().is_empty()) else {
             return Err(ListError::malformed(&file.path, at, "record without a RECORD_ID"));
         };
-        if let Some(lc) = record.get("LAST_CHANGE").and_then(Value::as_str) {
-            if list_date.as_deref().is_none_or(|d| lc > d) {
-                list_date = Some(lc.to_string());
-            }
+        if let Some(lc) = record.get("LAST_CHANGE").and_then(Value::as_str)
+            && list_date.as_deref().is_none_or(|d| lc > d)
+        {
+            list_date = Some(lc.to_string());
         }
         let groups = attribute_groups(&record);
         let record_type = record.get("RECORD_TYPE").and_then(Value::as_str).map(str::to_ascii_uppercase);
         let has_risks = groups.iter().any(|g| attr(g, "TOPIC").is_some());
         let anchor = groups.iter().find_map(|g| attr(g, "REL_ANCHOR_KEY"));
-        if record_type.is_none() && !has_risks {
-            if let Some(anchor) = anchor {
-                let name = groups.iter().find_map(|g| attr(g, "NAME_FULL").or_else(|| attr(g, "NAME_ORG")));
-                if let Some(name) = name {
-                    anchors.insert(anchor.to_string(), name.to_string());
-                }
-                continue;
+        if record_type.is_none()
+            && !has_risks
+            && let Some(anchor) = anchor
+        {
+            let name = groups.iter().find_map(|g| attr(g, "NAME_FULL").or_else(|| attr(g, "NAME_ORG")));
+            if let Some(name) = name {
+                anchors.insert(anchor.to_string(), name.to_string());
             }
+            continue;
         }
         let kind = match record_type.as_deref() {
             Some("PERSON") => EntityKind::Person,

@@ -35,17 +35,17 @@ pub(crate) fn split_enumeration(text: &str) -> Vec<&str> {
             start = i;
             continue;
         }
-        if b[i] == b'(' {
-            if let Some(close) = text[i..].find(')') {
-                let inner = &text[i + 1..i + close];
-                let marker = (!inner.is_empty() && inner.len() <= 2 && inner.bytes().all(|x| x.is_ascii_digit()))
-                    || (inner.len() == 1 && inner.bytes().all(|x| x.is_ascii_lowercase()));
-                if marker {
-                    items.push(&text[start..i]);
-                    i += close + 1;
-                    start = i;
-                    continue;
-                }
+        if b[i] == b'('
+            && let Some(close) = text[i..].find(')')
+        {
+            let inner = &text[i + 1..i + close];
+            let marker = (!inner.is_empty() && inner.len() <= 2 && inner.bytes().all(|x| x.is_ascii_digit()))
+                || (inner.len() == 1 && inner.bytes().all(|x| x.is_ascii_lowercase()));
+            if marker {
+                items.push(&text[start..i]);
+                i += close + 1;
+                start = i;
+                continue;
             }
         }
         i += 1;
@@ -69,10 +69,10 @@ pub(crate) fn document_numbers(text: &str) -> Vec<&str> {
                     && t.bytes().filter(u8::is_ascii_digit).count() >= 4
                     && parse_dmy(t).is_none()
             });
-        if let Some(n) = found {
-            if !out.contains(&n) {
-                out.push(n);
-            }
+        if let Some(n) = found
+            && !out.contains(&n)
+        {
+            out.push(n);
         }
     }
     out
