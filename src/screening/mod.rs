@@ -181,6 +181,36 @@ pub struct CountryExplanation {
     pub how: &'static str,
 }
 
+impl Explanation {
+    /// The explanation with every value that came from the query removed (the screened
+    /// name, its tokens, birth date, countries, document number or wallet), keeping the
+    /// listed side and the scores. This is what the node may store: the query values are
+    /// the holder's personal data and are kept only sealed to the officer.
+    pub fn without_query_values(&self) -> Explanation {
+        let mut e = self.clone();
+        e.query_name = None;
+        for t in &mut e.tokens {
+            t.query.clear();
+        }
+        e.unmatched_query_tokens = Vec::new();
+        if let Some(g) = &mut e.golden_key {
+            g.value.clear();
+        }
+        e.dob = None;
+        if let Some(c) = &mut e.country {
+            c.query.clear();
+        }
+        e.summary = format!(
+            "`{}`: name {}, birth date {}, country {}",
+            e.matched_name,
+            e.name_score.map_or("n/a".to_string(), |s| s.to_string()),
+            e.dob_score.map_or("unknown".to_string(), |s| s.to_string()),
+            e.country_score.map_or("unknown".to_string(), |s| s.to_string()),
+        );
+        e
+    }
+}
+
 /// One listed entity that may be the subject.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Hit {

@@ -207,3 +207,20 @@ proptest::proptest! {
         let _ = w.screen(&q(&name), &Policy::default());
     }
 }
+
+#[test]
+fn stored_explanations_carry_no_query_values() {
+    let w = lists();
+    let query = Query {
+        birth_date: PartialDate::parse_iso("1952-10-07"),
+        countries: vec!["RU".into()],
+        document_number: Some("ZZ999999".into()),
+        ..q("Vladimir Putn")
+    };
+    let s = top(&w, &query);
+    let stored = serde_json::to_string(&s.hits[0].explanation.without_query_values()).unwrap();
+    for needle in ["putn", "Putn", "1952-10-07", "ZZ999999"] {
+        assert!(!stored.contains(needle), "{needle} in {stored}");
+    }
+    assert!(stored.contains("PUTIN"));
+}

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::credentials::CredentialFormat;
 use crate::screening::{Policy, PolicyError};
 
 /// The claims the node understands, and what each feeds into the screening query.
@@ -34,17 +35,6 @@ pub fn is_known_claim(name: &str) -> bool {
 pub const MAX_CREDENTIAL_VALIDITY_SECS: u64 = 365 * 24 * 3600;
 /// Longest a compliance certificate may be valid: certificates are meant to be short-lived.
 pub const MAX_CERTIFICATE_VALIDITY_SECS: u64 = 7 * 24 * 3600;
-
-/// How the AML credential is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum CredentialFormat {
-    /// W3C Data Integrity, cryptosuite eddsa-rdfc-2022.
-    #[default]
-    DataIntegrity,
-    /// VC-JOSE: a compact JWS over the credential.
-    Jose,
-}
 
 /// A spec's lifecycle state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -76,7 +66,8 @@ pub struct Spec {
     /// The screening policy (lists' categories, weights, thresholds, strictness).
     #[serde(default)]
     pub policy: Policy,
-    #[serde(default)]
+    /// How the AML credential is secured (default: Data Integrity, eddsa-rdfc-2022).
+    #[serde(default = "default_format")]
     pub credential_format: CredentialFormat,
     /// Seconds an AML credential is valid.
     pub credential_validity_secs: u64,
@@ -91,6 +82,10 @@ pub struct Spec {
 
 fn one() -> u32 {
     1
+}
+
+fn default_format() -> CredentialFormat {
+    CredentialFormat::DataIntegrity
 }
 
 /// Why a spec was refused; the API answers with HTTP 400/422 and the code.
