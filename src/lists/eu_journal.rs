@@ -24,7 +24,7 @@ use super::countries::{CountryResolver, iso2};
 use super::csv_reader::{CsvReader, column};
 use super::dates::{extract_dates, today};
 use super::files::{self, ListFile, ListFiles};
-use super::model::{Category, DocumentKind, Entity, EntityKind, Gender, NameKind, PartialDate};
+use super::model::{Category, DocumentKind, Entity, EntityKind, Gender, NameKind, PartialDate, name_variants};
 use super::uk_hmt::document_numbers;
 use super::{ListError, ParsedList};
 
@@ -105,10 +105,19 @@ fn parse_file(
             _ => EntityKind::Organization,
         };
         let mut e = Entity::new(list, &native_id, kind);
-        e.add_name(name, NameKind::Primary);
+        // Annex names carry spelling variants in parentheses; each becomes a name.
+        let (primary, variants) = name_variants(name);
+        e.add_name(&primary, NameKind::Primary);
+        for v in variants {
+            e.add_name(&v, NameKind::Alias);
+        }
         for (c, k) in [(c_alias, NameKind::Alias), (c_weak, NameKind::Weak), (c_previous, NameKind::Former)] {
             for n in get(c).split(';') {
-                e.add_name(n, k);
+                let (base, variants) = name_variants(n);
+                e.add_name(&base, k);
+                for v in variants {
+                    e.add_name(&v, k);
+                }
             }
         }
         e.add_category(if get(c_measure).eq_ignore_ascii_case("Export control") {

@@ -426,6 +426,74 @@ impl Entity {
     }
 }
 
+/// Splits a published name that carries its own variants in parentheses, as EU annexes do:
+/// `Alexander (Alexandr) Petrovich KALASHNIKOV`, `Captain Aboubacar Chérif (alias Toumba)
+/// DIAKITÉ`, `Islamic Revolutionary Guard Corps (IRGC)`. Returns the name without the
+/// parenthesised parts, then each variant: a one-word alternative replaces the word before
+/// the parenthesis; a longer text or an acronym stands as a name of its own.
+pub fn name_variants(raw: &str) -> (String, Vec<String>) {
+    let mut base = String::with_capacity(raw.len());
+    let mut groups: Vec<(usize, String)> = Vec::new();
+    let mut depth = 0usize;
+    let mut current = String::new();
+    for c in raw.chars() {
+        match c {
+            '(' => {
+                depth += 1;
+                if depth == 1 {
+                    current.clear();
+                    continue;
+                }
+            }
+            ')' if depth > 0 => {
+                depth -= 1;
+                if depth == 0 {
+                    groups.push((base.trim_end().len(), current.trim().to_string()));
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        if depth > 0 {
+            current.push(c);
+        } else {
+            base.push(c);
+        }
+    }
+    let primary = base.split_whitespace().collect::<Vec<_>>().join(" ");
+    if groups.is_empty() || primary.is_empty() {
+        return (raw.trim().to_string(), Vec::new());
+    }
+    let mut variants = Vec::new();
+    for (pos, content) in groups {
+        let before = &base[..pos.min(base.len())];
+        let after = &base[pos.min(base.len())..];
+        let prev_word = before.split_whitespace().last();
+        for alt in content.split([',', ';']) {
+            let alt = alt.trim();
+            let alt = ["a.k.a.", "a.k.a", "aka", "alias", "also", "f.k.a.", "formerly"]
+                .iter()
+                .find_map(|p| alt.strip_prefix(p))
+                .unwrap_or(alt)
+                .trim();
+            if alt.is_empty() {
+                continue;
+            }
+            let one_word = !alt.contains(char::is_whitespace);
+            let acronym = one_word && alt.chars().filter(|c| c.is_alphabetic()).all(|c| c.is_uppercase());
+            match prev_word {
+                Some(w) if one_word && !acronym => {
+                    let head = &before[..before.len() - w.len()];
+                    let v = format!("{head}{alt}{after}");
+                    variants.push(v.split_whitespace().collect::<Vec<_>>().join(" "));
+                }
+                _ => variants.push(alt.to_string()),
+            }
+        }
+    }
+    (primary, variants)
+}
+
 fn kind_rank(k: NameKind) -> u8 {
     match k {
         NameKind::Primary => 0,
@@ -464,6 +532,29 @@ mod tests {
         assert_eq!(e.names.len(), 1);
         assert_eq!(e.names[0].kind, NameKind::Primary);
         assert_eq!(e.id, "x:1");
+    }
+
+    #[test]
+    fn parenthesised_variants_are_split() {
+        let (p, v) = name_variants("Alexander (Alexandr) Petrovich KALASHNIKOV");
+        assert_eq!(p, "Alexander Petrovich KALASHNIKOV");
+        assert_eq!(v, ["Alexandr Petrovich KALASHNIKOV"]);
+        let (p, v) = name_variants("Abdel Karim Mahmoud (Mahmood, Mohammad) IBRAHIM");
+        assert_eq!(p, "Abdel Karim Mahmoud IBRAHIM");
+        assert_eq!(v, ["Abdel Karim Mahmood IBRAHIM", "Abdel Karim Mohammad IBRAHIM"]);
+        let (p, v) = name_variants("Islamic Revolutionary Guard Corps (IRGC)");
+        assert_eq!(p, "Islamic Revolutionary Guard Corps");
+        assert_eq!(v, ["IRGC"]);
+        let (p, v) = name_variants("Captain Aboubacar Chérif (alias Toumba) DIAKITÉ");
+        assert_eq!(p, "Captain Aboubacar Chérif DIAKITÉ");
+        assert_eq!(v, ["Captain Aboubacar Toumba DIAKITÉ"]);
+        let (p, v) = name_variants("Plain Name");
+        assert_eq!((p.as_str(), v.len()), ("Plain Name", 0));
+        // Unbalanced parentheses: kept as published.
+        let (p, v) = name_variants("Unbalanced (name");
+        assert_eq!(p, "Unbalanced (name");
+        assert!(v.is_empty());
+        assert_eq!(name_variants("(only)").0, "(only)");
     }
 
     #[test]

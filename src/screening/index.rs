@@ -16,7 +16,7 @@ use rphonetic::DoubleMetaphone;
 
 use crate::lists::{Entity, EntityKind, NameKind};
 
-use super::normalize::{AnalyzedName, NameContext, TokenClass, analyze, consonant_skeleton};
+use super::normalize::{AnalyzedName, NameContext, Role, TokenClass, analyze, consonant_skeleton, translit_key};
 use super::similarity::{jaro_winkler, osa_distance_within};
 
 /// Tokens shorter than this are not expanded to spelling variants (too many neighbours).
@@ -29,6 +29,7 @@ const MAX_FUZZY_LEN: usize = 24;
 pub(crate) struct IToken {
     pub vid: u32,
     pub class: TokenClass,
+    pub role: Role,
     pub abjad: bool,
 }
 
@@ -78,6 +79,7 @@ const TAG_DELETE: u8 = 1;
 const TAG_PHONETIC: u8 = 2;
 const TAG_SKELETON: u8 = 3;
 const TAG_JOINED: u8 = 4;
+const TAG_TRANSLIT: u8 = 5;
 
 /// The distinct tokens of all listed names.
 #[derive(Debug, Default)]
@@ -85,6 +87,8 @@ pub(crate) struct Vocab {
     pub text: Vec<Box<str>>,
     ids: FxHashMap<Box<str>, u32>,
     pub group: Vec<Option<u32>>,
+    /// Romanization-neutral spelling keys ([`translit_key`]).
+    pub key: Vec<Box<str>>,
     /// Double-metaphone primary and alternate code hashes (0 = none).
     pub phonetic: Vec<[u64; 2]>,
     /// Number of names containing the token.
@@ -152,6 +156,7 @@ pub(crate) struct NameIndex {
     deletes: SortedMultiMap,
     phonetic: SortedMultiMap,
     skeletons: SortedMultiMap,
+    translit: SortedMultiMap,
     /// Joined adjacent-token keys -> names.
     joined: SortedMultiMap,
     groups: FxHashMap<u32, Vec<u32>>,
@@ -216,6 +221,7 @@ impl NameIndex {
         ix.deletes.freeze();
         ix.phonetic.freeze();
         ix.skeletons.freeze();
+        ix.translit.freeze();
         ix.joined.freeze();
         ix.tokens.shrink_to_fit();
         ix.names.shrink_to_fit();
@@ -226,7 +232,7 @@ impl NameIndex {
         let tok_start = self.tokens.len() as u32;
         for t in analyzed.tokens.iter().take(u16::MAX as usize) {
             let vid = self.intern(&t.text, t.group, t.abjad, dm);
-            self.tokens.push(IToken { vid, class: t.class, abjad: t.abjad });
+            self.tokens.push(IToken { vid, class: t.class, role: t.role, abjad: t.abjad });
         }
         self.names.push(IndexedName {
             entity,
@@ -246,6 +252,11 @@ impl NameIndex {
         self.vocab.text.push(text.into());
         self.vocab.ids.insert(text.into(), id);
         self.vocab.group.push(group);
+        let key = translit_key(text);
+        if key.len() >= 3 {
+            self.translit.push(hash_key(TAG_TRANSLIT, &key), id);
+        }
+        self.vocab.key.push(key.into());
         let codes = phonetic_codes(dm, text);
         self.vocab.phonetic.push(codes);
         for c in codes {
@@ -259,7 +270,7 @@ impl NameIndex {
         }
         // Skeletons bridge Arabic-script and Latin spellings; index both sides' forms.
         let sk = consonant_skeleton(text);
-        if sk.len() >= 2 {
+        if sk.len() >= 3 {
             self.skeletons.push(hash_key(TAG_SKELETON, &sk), id);
         }
         let _ = abjad;
@@ -321,8 +332,13 @@ impl NameIndex {
                 out.extend(self.phonetic.get(c).map(|vid| Relative { vid, strength: 0.7 }));
             }
         }
+        let key = translit_key(token);
+        if key.len() >= 3 {
+            out.extend(self.translit.get(hash_key(TAG_TRANSLIT, &key)).map(|vid| Relative { vid, strength: 0.9 }));
+        }
         let sk = consonant_skeleton(token);
-        if sk.len() >= 3 || (abjad && sk.len() >= 2) {
+        let _ = abjad;
+        if sk.len() >= 3 {
             out.extend(self.skeletons.get(hash_key(TAG_SKELETON, &sk)).map(|vid| Relative { vid, strength: 0.75 }));
         }
         // Strongest first, one entry per vocabulary token.

@@ -416,11 +416,7 @@ impl Watchlists {
         }
         let ix = &self.names;
         let qcodes: Vec<[u64; 2]> = analyzed.tokens.iter().map(|t| phonetic_codes(&self.metaphone, &t.text)).collect();
-        let qtoks: Vec<Tok<'_>> = analyzed
-            .tokens
-            .iter()
-            .map(|t| Tok { text: &t.text, class: t.class, group: t.group, abjad: t.abjad })
-            .collect();
+        let qtoks: Vec<Tok<'_>> = analyzed.tokens.iter().map(|t| Tok::from(t)).collect();
         let picked: Vec<u32> = SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
             let Scratch { acc, mask, touched, relatives } = &mut *s;
@@ -439,12 +435,16 @@ impl Watchlists {
                     _ => 0.15,
                 };
                 ix.relatives(&t.text, t.group, t.abjad, qcodes[qi], relatives);
-                let own_idf =
-                    relatives.first().filter(|r| r.strength >= 1.0).map(|r| ix.idf(r.vid)).unwrap_or(ix.max_idf());
+                // Evidence is weighed by how rare the query's own token is: a rare misspelling
+                // of a common name must not outweigh the exact spelling.
+                let own_idf = match relatives.first() {
+                    Some(r) if r.strength >= 1.0 => ix.idf(r.vid),
+                    _ => relatives.iter().map(|r| ix.idf(r.vid)).fold(0.0f32, f32::max).max(0.5 * ix.max_idf()),
+                };
                 total += class_w * own_idf;
                 let bit = 1u32 << qi;
                 for r in relatives.iter() {
-                    let w = class_w * ix.idf(r.vid) * r.strength;
+                    let w = class_w * own_idf * r.strength;
                     for &n in ix.postings(r.vid) {
                         let m = &mut mask[n as usize];
                         if *m & bit == 0 {
@@ -491,6 +491,21 @@ impl Watchlists {
             }
             touched.clear();
             if cands.len() > MAX_CANDIDATES {
+                // Too many names share the query's rarest parts (a common surname): let the
+                // query's initials, which retrieve nothing themselves, break the tie.
+                let initials: Vec<u8> =
+                    toks.iter().filter(|t| t.class == TokenClass::Initial).map(|t| t.text.as_bytes()[0]).collect();
+                if !initials.is_empty() {
+                    let bonus = 0.2 * total / initials.len() as f32;
+                    for (score, n) in cands.iter_mut() {
+                        let firsts: Vec<u8> = ix
+                            .name_tokens(*n)
+                            .iter()
+                            .filter_map(|t| ix.vocab.text[t.vid as usize].bytes().next())
+                            .collect();
+                        *score += bonus * initials.iter().filter(|i| firsts.contains(i)).count() as f32;
+                    }
+                }
                 cands.select_nth_unstable_by(MAX_CANDIDATES, |a, b| b.0.total_cmp(&a.0));
                 cands.truncate(MAX_CANDIDATES);
             }
@@ -511,7 +526,6 @@ impl Watchlists {
         policy: &Policy,
     ) -> Vec<Candidate> {
         let ix = &self.names;
-        let mode = NameMode { strict: policy.strict };
         let mut memo: FxHashMap<(u8, u32), (f64, TokenHow)> = FxHashMap::default();
         let mut best: FxHashMap<u32, Candidate> = FxHashMap::default();
         for name_id in name_ids {
@@ -520,12 +534,15 @@ impl Watchlists {
             if !kind_fits(subject, e.kind) || !self.screened(e, policy) {
                 continue;
             }
+            let mode = NameMode { strict: policy.strict, listed_is_person: e.kind == EntityKind::Person };
             let itoks = ix.name_tokens(name_id);
             let ctoks: Vec<Tok<'_>> = itoks
                 .iter()
                 .map(|t| Tok {
                     text: &ix.vocab.text[t.vid as usize],
+                    key: std::borrow::Cow::Borrowed(&*ix.vocab.key[t.vid as usize]),
                     class: t.class,
+                    role: t.role,
                     group: ix.vocab.group[t.vid as usize],
                     abjad: t.abjad,
                 })
@@ -566,11 +583,7 @@ impl Watchlists {
         };
         let analyzed = analyze(name, ctx);
         let qcodes: Vec<[u64; 2]> = analyzed.tokens.iter().map(|t| phonetic_codes(&self.metaphone, &t.text)).collect();
-        let qtoks: Vec<Tok<'_>> = analyzed
-            .tokens
-            .iter()
-            .map(|t| Tok { text: &t.text, class: t.class, group: t.group, abjad: t.abjad })
-            .collect();
+        let qtoks: Vec<Tok<'_>> = analyzed.tokens.iter().map(|t| Tok::from(t)).collect();
         let ids: Vec<u32> =
             self.names.names.iter().enumerate().filter(|(_, n)| n.entity == ei).map(|(i, _)| i as u32).collect();
         self.score_names(&qtoks, &qcodes, ids, query.entity_type, policy)

@@ -11,16 +11,32 @@ use serde::Serialize;
 
 use crate::lists::PartialDate;
 
-use super::normalize::{TokenClass, consonant_skeleton};
+use super::normalize::{NICKNAME_GROUP_BASE, NameToken, Role, TokenClass, consonant_skeleton, translit_key};
 use super::similarity::jaro_winkler;
 
 /// One token of a name in the index or a query, ready for comparison.
 #[derive(Debug, Clone)]
 pub struct Tok<'a> {
     pub text: &'a str,
+    /// [`translit_key`] of the text.
+    pub key: std::borrow::Cow<'a, str>,
     pub class: TokenClass,
+    pub role: Role,
     pub group: Option<u32>,
     pub abjad: bool,
+}
+
+impl<'a> From<&'a NameToken> for Tok<'a> {
+    fn from(t: &'a NameToken) -> Self {
+        Tok {
+            text: &t.text,
+            key: translit_key(&t.text).into(),
+            class: t.class,
+            role: t.role,
+            group: t.group,
+            abjad: t.abjad,
+        }
+    }
 }
 
 /// How two tokens were found to agree.
@@ -34,6 +50,8 @@ pub enum TokenHow {
     NamePart,
     /// Arabic-script token compared by its consonant skeleton.
     Skeleton,
+    /// Same name in another romanization ("dzhulio" / "julio", "kesar" / "cesar").
+    Romanization,
     /// Sounds alike (double metaphone); lenient mode only.
     Phonetic,
     /// An initial standing for a full name part.
@@ -67,6 +85,8 @@ pub struct NameComparison {
 #[derive(Debug, Clone, Copy)]
 pub struct NameMode {
     pub strict: bool,
+    /// The listed entity is a person: name-structure rules apply.
+    pub listed_is_person: bool,
 }
 
 impl NameMode {
@@ -92,6 +112,10 @@ fn token_weight(t: &Tok<'_>) -> f64 {
 /// Share of an unmatched token's weight that counts against the score.
 const UNMATCHED_QUERY_COST: f64 = 0.8;
 const UNMATCHED_LISTED_COST: f64 = 0.08;
+/// A listed family name the query lacks entirely.
+const UNMATCHED_FAMILY_COST: f64 = 0.5;
+/// A second listed family name (double surnames) when the other one matched.
+const UNMATCHED_SECOND_FAMILY_COST: f64 = 0.25;
 
 /// Similarity of two single tokens, with how they agree. `phonetic_equal` is supplied by the
 /// caller (codes are precomputed on the index side).
@@ -99,8 +123,11 @@ pub fn token_similarity(q: &Tok<'_>, c: &Tok<'_>, phonetic_equal: bool, mode: Na
     if q.text == c.text {
         return (1.0, TokenHow::Exact);
     }
-    if q.group.is_some() && q.group == c.group {
-        return (0.97, TokenHow::NamePart);
+    if let Some(g) = q.group.filter(|g| Some(*g) == c.group) {
+        // Cross-script spellings of one name part are the same name; a nickname is only
+        // probably the same person.
+        let nickname = if mode.strict { 0.8 } else { 0.9 };
+        return (if g >= NICKNAME_GROUP_BASE { nickname } else { 0.97 }, TokenHow::NamePart);
     }
     let (qb, cb) = (q.text.as_bytes(), c.text.as_bytes());
     // Initials: "v" stands for "vladimir"; two initials must be equal (handled above).
@@ -110,16 +137,41 @@ pub fn token_similarity(q: &Tok<'_>, c: &Tok<'_>, phonetic_equal: bool, mode: Na
         }
         return if qb[0] == cb[0] { (mode.initial_similarity(), TokenHow::Initial) } else { (0.0, TokenHow::Initial) };
     }
-    let mut best = (jaro_winkler(qb, cb), TokenHow::Spelling);
+    // Jaro-Winkler rewards a shared prefix even when one name is much longer ("john" /
+    // "johnson"); scale it down with the length ratio, as Watchman does.
+    let ratio = qb.len().min(cb.len()) as f64 / qb.len().max(cb.len()) as f64;
+    let length_factor = if ratio < 0.8 { 1.0 - (1.0 - ratio) * 0.35 } else { 1.0 };
+    let mut best = (jaro_winkler(qb, cb) * length_factor, TokenHow::Spelling);
     // Short tokens: Jaro-Winkler is generous on 2-3 letters ("al"/"el" 0.7); demand near
     // equality by capping their spelling similarity.
     if qb.len().min(cb.len()) <= 3 && best.0 < 1.0 {
         best.0 = best.0.min(if qb.len() == cb.len() && first_diff_only_vowel(qb, cb) { 0.9 } else { 0.6 });
     }
+    if q.key != c.key && (q.key != q.text || c.key != c.text) && q.key.len().min(c.key.len()) >= 4 {
+        // Greek and some romanizations of Arabic names have no h at all ("Μοαμέντ"):
+        // compare without it as well.
+        let no_h = |k: &str| k.bytes().filter(|&b| b != b'h').collect::<Vec<u8>>();
+        let jw = jaro_winkler(q.key.as_bytes(), c.key.as_bytes()).max(jaro_winkler(&no_h(&q.key), &no_h(&c.key)));
+        let s = 0.97 * jw * length_factor;
+        if s > best.0 {
+            best = (s, TokenHow::Romanization);
+        }
+    } else if q.key == c.key && qb.len().min(cb.len()) >= 3 {
+        best = (best.0.max(0.95), if best.0 >= 0.95 { best.1 } else { TokenHow::Romanization });
+    }
     if q.abjad != c.abjad {
+        // Short skeletons ("ns", "br") collide by chance: demand three consonants.
+        // Skeletons ignore vowels. An Arabic-script query (a holder's own document) has no
+        // vowels to compare, so its skeleton decides; a Latin query against a listed
+        // Arabic-script name must also look alike in full, since listed entries carry Latin
+        // names too and vowel-blind matching there mostly finds strangers.
         let (sq, sc) = (consonant_skeleton(q.text), consonant_skeleton(c.text));
-        if sq.len() >= 2 && sc.len() >= 2 {
-            let s = if sq == sc { 0.95 } else { 0.97 * jaro_winkler(sq.as_bytes(), sc.as_bytes()) };
+        let short_but_equal = q.abjad && sq.len() == 2 && sq == sc;
+        if short_but_equal {
+            best = (best.0.max(0.9), TokenHow::Skeleton);
+        } else if sq.len() >= 3 && sc.len() >= 3 && (q.abjad || jaro_winkler(qb, cb) >= 0.7) {
+            let equal = if q.abjad { 0.95 } else { 0.93 };
+            let s = if sq == sc { equal } else { 0.95 * jaro_winkler(sq.as_bytes(), sc.as_bytes()) };
             if s > best.0 {
                 best = (s, TokenHow::Skeleton);
             }
@@ -209,14 +261,39 @@ pub fn compare_names(
     let mut unmatched_query = Vec::new();
     for (i, t) in q.iter().enumerate() {
         if q_used & (1 << i) == 0 {
-            denom += UNMATCHED_QUERY_COST * token_weight(t);
+            // A legal form the listed name lacks ("ACME LTD" / "ACME") says little.
+            let cost = if t.class == TokenClass::Generic { 0.4 } else { UNMATCHED_QUERY_COST };
+            denom += cost * token_weight(t);
             unmatched_query.push(t.text.to_string());
         }
     }
+    // What the listed name's structure says about what went unmatched: a listed given or
+    // middle name the query lacks is routine (KYC data drops them), a listed family name
+    // the query lacks is not.
+    let informative = |toks: &[Tok<'_>], used: u64, pred: &dyn Fn(&Tok<'_>) -> bool| -> (usize, usize) {
+        toks.iter()
+            .enumerate()
+            .filter(|(_, t)| pred(t))
+            .fold((0, 0), |(all, hit), (i, _)| (all + 1, hit + usize::from(used & (1 << i) != 0)))
+    };
+    let (family_all, family_hit) = informative(c, c_used, &|t| t.class == TokenClass::Normal && t.role == Role::Family);
+    let (given_all, given_hit) = informative(c, c_used, &|t| {
+        matches!(t.class, TokenClass::Normal | TokenClass::Initial) && t.role == Role::Given
+    });
     let mut unmatched_listed = Vec::new();
     for (j, t) in c.iter().enumerate() {
         if c_used & (1 << j) == 0 {
-            denom += UNMATCHED_LISTED_COST * token_weight(t);
+            let cost = match t.role {
+                Role::Family if t.class == TokenClass::Normal => {
+                    if family_hit > 0 {
+                        UNMATCHED_SECOND_FAMILY_COST
+                    } else {
+                        UNMATCHED_FAMILY_COST
+                    }
+                }
+                _ => UNMATCHED_LISTED_COST,
+            };
+            denom += cost * token_weight(t);
             unmatched_listed.push(t.text.to_string());
         }
     }
@@ -227,9 +304,28 @@ pub fn compare_names(
     }
     // A multi-part query name matched on one part only is a weak match however long that
     // part is ("Maria Ivanova" vs "Ivanova").
-    let q_informative = q.iter().filter(|t| t.class == TokenClass::Normal).count();
-    if q_informative >= 2 && pairs.len() < 2 {
+    let (q_all, q_hit) = informative(q, q_used, &|t| t.class == TokenClass::Normal);
+    if q_all >= 2 && pairs.len() < 2 {
         score = score.min(0.75);
+    }
+    // A person is identified by at least two name parts when the names have them: one
+    // shared part plus an initial that happens to fit ("Michael Evans" / "Michael E.
+    // Sodrel") is not enough.
+    if mode.listed_is_person {
+        let (c_all, c_hit) = informative(c, c_used, &|t| t.class == TokenClass::Normal);
+        if c_hit < c_all.min(2) || q_hit < q_all.min(2) {
+            score = score.min(0.8);
+        }
+        if family_all > 0 && family_hit == 0 {
+            score = score.min(0.8);
+        }
+        if given_all > 0 && given_hit == 0 && q_all >= 2 {
+            score = score.min(0.85);
+        }
+        let (qf_all, qf_hit) = informative(q, q_used, &|t| t.class == TokenClass::Normal && t.role == Role::Family);
+        if qf_all > 0 && qf_hit == 0 {
+            score = score.min(0.8);
+        }
     }
     NameComparison { score, pairs, unmatched_query, unmatched_listed }
 }
@@ -253,17 +349,25 @@ fn join_candidates(a: &[Tok<'_>], b: &[Tok<'_>], out: &mut Vec<Alignment>, swapp
         if t.text.len() < 4 {
             continue;
         }
-        for j in 0..b.len() - 1 {
-            let len = b[j].text.len() + b[j + 1].text.len();
-            if len.abs_diff(t.text.len()) > 2 {
-                continue;
-            }
-            buf.clear();
-            buf.push_str(b[j].text);
-            buf.push_str(b[j + 1].text);
-            let s = jaro_winkler(t.text.as_bytes(), buf.as_bytes());
-            if s >= 0.9 {
-                let (one, two) = (1u64 << i, (1u64 << j) | (1u64 << (j + 1)));
+        // Any two tokens, in either order: names are compared regardless of order, so the
+        // two halves need not be neighbours ("Ismaelhiguera" / "HIGUERA, Ismael").
+        for j in 0..b.len() {
+            for k in 0..b.len() {
+                if j == k {
+                    continue;
+                }
+                let len = b[j].text.len() + b[k].text.len();
+                if len.abs_diff(t.text.len()) > 2 {
+                    continue;
+                }
+                buf.clear();
+                buf.push_str(b[j].text);
+                buf.push_str(b[k].text);
+                let s = jaro_winkler(t.text.as_bytes(), buf.as_bytes());
+                if s < 0.9 {
+                    continue;
+                }
+                let (one, two) = (1u64 << i, (1u64 << j) | (1u64 << k));
                 let (q, c) = if swapped { (two, one) } else { (one, two) };
                 out.push(Alignment { sim: s, q, c, how: TokenHow::Joined });
             }
@@ -339,11 +443,9 @@ mod tests {
     fn cmp(a: &str, b: &str, strict: bool) -> f64 {
         let qa = analyze(a, NameContext::Any);
         let ca = analyze(b, NameContext::Any);
-        let q: Vec<Tok<'_>> =
-            qa.tokens.iter().map(|t| Tok { text: &t.text, class: t.class, group: t.group, abjad: t.abjad }).collect();
-        let c: Vec<Tok<'_>> =
-            ca.tokens.iter().map(|t| Tok { text: &t.text, class: t.class, group: t.group, abjad: t.abjad }).collect();
-        let mode = NameMode { strict };
+        let q: Vec<Tok<'_>> = qa.tokens.iter().map(|t| Tok::from(t)).collect();
+        let c: Vec<Tok<'_>> = ca.tokens.iter().map(|t| Tok::from(t)).collect();
+        let mode = NameMode { strict, listed_is_person: true };
         compare_names(&q, &c, mode, |i, j| token_similarity(&q[i], &c[j], false, mode)).score
     }
 
