@@ -510,25 +510,9 @@ mod load_tests {
     use super::testdata::{shared_path, shared_watchlists_dir};
     use super::*;
     use proptest::prelude::*;
-    use std::time::Instant;
 
     /// Every shared list folder with the format it must be detected as.
-    const SHARED: &[(&str, &str, ListFormat)] = &[
-        ("us_ofac_sdn_2021", "ofac_sdn_legacy_2021", ListFormat::OfacSdn),
-        ("us_ofac_sdn_2024", "ofac_sdn_legacy_2024-05", ListFormat::OfacSdn),
-        ("us_ofac_cons", "ofac_consolidated_non_sdn_2025-12", ListFormat::OfacCons),
-        ("un_sc", "un_sc_consolidated", ListFormat::UnXml),
-        ("us_bis_dpl", "us_bis_dpl", ListFormat::BisDpl),
-        ("uk_hmt", "uk_hmt_conlist_2018", ListFormat::UkHmt),
-        ("eu_fsf", "eu_fsf_legacy_csv_2018_subset", ListFormat::EuFsf),
-        ("eu_journal", "eu_official_journal_opensanctions/consolidated", ListFormat::EuJournal),
-        ("ftm_zala", "ftm_samples/yente_zala_entities.ftm.json", ListFormat::Ftm),
-        ("ftm_t1", "ftm_samples/yente_t1_entities.ftm.json", ListFormat::Ftm),
-        ("us_congress", "opensanctions_peps_senzing", ListFormat::Senzing),
-        ("crypto_0xb10c", "ofac_crypto_addresses/0xb10c_lists_2024-09-27", ListFormat::OfacCrypto),
-        ("crypto_map", "ofac_crypto_addresses/thomasgregg_2026-08-22", ListFormat::OfacCrypto),
-        ("us_csl", "us_trade_csl", ListFormat::UsCsl),
-    ];
+    use super::testdata::SHARED;
 
     #[test]
     fn detects_every_shared_format_from_content() {
@@ -619,23 +603,7 @@ mod load_tests {
         assert_eq!(err.code(), "list_malformed");
     }
 
-    /// The shared lists as one node would load them; the CSL copy without its cut last row (the
-    /// shared file is truncated and refused as it is).
-    fn all_shared_sources(tmp: &Path) -> Option<Vec<ListSource>> {
-        let root = shared_watchlists_dir()?;
-        let csl = std::fs::read(root.join("us_trade_csl/csl.csv")).ok()?;
-        let end = csl.iter().rposition(|&b| b == b'\n')?;
-        std::fs::write(tmp.join("csl.csv"), &csl[..=end]).ok()?;
-        Some(
-            SHARED
-                .iter()
-                .map(|(name, rel, _)| {
-                    let path = if *name == "us_csl" { tmp.join("csl.csv") } else { root.join(rel) };
-                    ListSource { name: name.to_string(), path, format: None }
-                })
-                .collect(),
-        )
-    }
+    use super::testdata::all_shared_sources;
 
     #[test]
     fn loads_every_shared_list_together() {
@@ -653,38 +621,6 @@ mod load_tests {
         }
         let total: usize = lists.iter().map(|l| l.meta.entity_count).sum();
         assert_eq!(total, 8_976 + 14_965 + 442 + 1_003 + 544 + 2_106 + 93 + 8_017 + 14 + 6 + 1_317 + 654 + 94 + 4_226);
-    }
-
-    /// Load time of every shared list together. Run in release:
-    /// `cargo test --release --lib lists::load_tests::timing -- --ignored --nocapture`.
-    #[test]
-    #[ignore = "timing; run explicitly in release"]
-    fn timing_load_all_shared_lists() {
-        let Ok(tmp) = tempfile::tempdir() else { return };
-        let Some(sources) = all_shared_sources(tmp.path()) else {
-            return;
-        };
-        let mut best = f64::MAX;
-        for _ in 0..5 {
-            let start = Instant::now();
-            let lists = load_all(&sources).unwrap();
-            let secs = start.elapsed().as_secs_f64();
-            best = best.min(secs);
-            let total: usize = lists.iter().map(|l| l.meta.entity_count).sum();
-            eprintln!("load_all: {} lists, {total} entities in {:.3} s", lists.len(), secs);
-        }
-        for s in &sources {
-            let start = Instant::now();
-            let list = load(s).unwrap();
-            eprintln!(
-                "  {:<16} {:>6} entities {:>7.1} ms",
-                s.name,
-                list.meta.entity_count,
-                start.elapsed().as_secs_f64() * 1e3
-            );
-        }
-        eprintln!("best load_all: {best:.3} s");
-        assert!(best <= 1.0, "load_all took {best:.3} s");
     }
 
     proptest! {
