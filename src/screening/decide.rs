@@ -101,7 +101,7 @@ impl Serialize for ResultCode {
 
 /// Candidates at or above this match score count as "relevant" for the no-match reason and
 /// are reported as automatic false positives.
-const RELEVANCE_FLOOR: u8 = 70;
+pub(super) const RELEVANCE_FLOOR: u8 = 70;
 const MAX_FALSE_POSITIVES: usize = 5;
 
 /// Decides from scored hits. Each entry: the hit, its raw name score (0-1) and whether it was

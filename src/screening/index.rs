@@ -17,7 +17,7 @@ use rphonetic::DoubleMetaphone;
 use crate::lists::{Entity, EntityKind, NameKind};
 
 use super::normalize::{AnalyzedName, NameContext, Role, TokenClass, analyze, consonant_skeleton, translit_key};
-use super::similarity::{jaro_winkler, osa_distance_within};
+use super::similarity::osa_distance_within;
 
 /// Tokens shorter than this are not expanded to spelling variants (too many neighbours).
 const MIN_FUZZY_LEN: usize = 4;
@@ -45,24 +45,41 @@ pub(crate) struct IndexedName {
     tok_len: u16,
 }
 
-/// A multimap from 64-bit keys to ids, stored as one sorted vector (compact, cache-friendly).
+/// A multimap from 64-bit keys to ids: entries collected while building, then frozen into
+/// one id array plus a hash table of ranges, so a lookup costs one probe and one
+/// contiguous read (a binary search over millions of entries costs a cache miss per step).
 #[derive(Debug, Default)]
 struct SortedMultiMap {
-    entries: Vec<(u64, u32)>,
+    building: Vec<(u64, u32)>,
+    ranges: FxHashMap<u64, (u32, u32)>,
+    ids: Vec<u32>,
 }
 
 impl SortedMultiMap {
     fn push(&mut self, key: u64, id: u32) {
-        self.entries.push((key, id));
+        self.building.push((key, id));
     }
     fn freeze(&mut self) {
-        self.entries.sort_unstable();
-        self.entries.dedup();
-        self.entries.shrink_to_fit();
+        let mut entries = std::mem::take(&mut self.building);
+        entries.sort_unstable();
+        entries.dedup();
+        self.ids = Vec::with_capacity(entries.len());
+        self.ranges = FxHashMap::default();
+        self.ranges.reserve(entries.len() / 2);
+        let mut i = 0;
+        while i < entries.len() {
+            let key = entries[i].0;
+            let start = self.ids.len() as u32;
+            while i < entries.len() && entries[i].0 == key {
+                self.ids.push(entries[i].1);
+                i += 1;
+            }
+            self.ranges.insert(key, (start, self.ids.len() as u32 - start));
+        }
     }
     fn get(&self, key: u64) -> impl Iterator<Item = u32> + '_ {
-        let start = self.entries.partition_point(|e| e.0 < key);
-        self.entries[start..].iter().take_while(move |e| e.0 == key).map(|e| e.1)
+        let (start, len) = self.ranges.get(&key).copied().unwrap_or((0, 0));
+        self.ids[start as usize..(start + len) as usize].iter().copied()
     }
 }
 
@@ -93,6 +110,8 @@ pub(crate) struct Vocab {
     pub phonetic: Vec<[u64; 2]>,
     /// Number of names containing the token.
     pub df: Vec<u32>,
+    /// Inverse document frequency, precomputed from `df`.
+    pub idf: Vec<f32>,
 }
 
 impl Vocab {
@@ -119,18 +138,21 @@ pub(crate) fn phonetic_equal(a: [u64; 2], b: [u64; 2]) -> bool {
     a.iter().any(|&x| x != 0 && b.contains(&x))
 }
 
+/// Calls `f` with the token and each of its one-deletion variants (ASCII tokens; longer ones
+/// than `MAX_FUZZY_LEN` are never passed here).
 fn deletion_variants(token: &str, mut f: impl FnMut(&str)) {
     let b = token.as_bytes();
     f(token);
-    let mut buf = String::with_capacity(b.len());
+    let mut buf = [0u8; MAX_FUZZY_LEN];
+    if b.len() > MAX_FUZZY_LEN || !token.is_ascii() {
+        return;
+    }
     for skip in 0..b.len() {
-        buf.clear();
-        for (i, &c) in b.iter().enumerate() {
-            if i != skip {
-                buf.push(c as char);
-            }
+        buf[..skip].copy_from_slice(&b[..skip]);
+        buf[skip..b.len() - 1].copy_from_slice(&b[skip + 1..]);
+        if let Ok(s) = std::str::from_utf8(&buf[..b.len() - 1]) {
+            f(s);
         }
-        f(&buf);
     }
 }
 
@@ -216,6 +238,8 @@ impl NameIndex {
             }
         }
         ix.vocab.df = (0..v).map(|i| counts[i + 1] - counts[i]).collect();
+        let n = ix.names.len().max(1) as f32;
+        ix.vocab.idf = ix.vocab.df.iter().map(|&df| (1.0 + n / df.max(1) as f32).ln()).collect();
         ix.offsets = counts;
         ix.postings = postings;
         ix.deletes.freeze();
@@ -295,8 +319,7 @@ impl NameIndex {
 
     /// Inverse document frequency of a vocabulary token.
     pub fn idf(&self, vid: u32) -> f32 {
-        let n = self.names.len().max(1) as f32;
-        (1.0 + n / self.vocab.df[vid as usize].max(1) as f32).ln()
+        self.vocab.idf[vid as usize]
     }
 
     /// Largest possible idf (a token seen once), for tokens absent from the vocabulary.
@@ -318,10 +341,13 @@ impl NameIndex {
         }
         if (MIN_FUZZY_LEN..=MAX_FUZZY_LEN).contains(&token.len()) {
             let tb = token.as_bytes();
+            // Shared one-deletion variants find everything within two edits; short tokens
+            // keep to one edit, where two would reach unrelated names.
+            let max_edits = if token.len() >= 8 { 2 } else { 1 };
             deletion_variants(token, |d| {
                 for vid in self.deletes.get(hash_key(TAG_DELETE, d)) {
                     let vt = self.vocab.text[vid as usize].as_bytes();
-                    if osa_distance_within(tb, vt, 2) <= 2 && jaro_winkler(tb, vt) >= 0.8 {
+                    if osa_distance_within(tb, vt, max_edits) <= max_edits {
                         out.push(Relative { vid, strength: 0.85 });
                     }
                 }

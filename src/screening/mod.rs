@@ -34,7 +34,7 @@ pub use risk::RiskFactors;
 pub use score::{DateHow, TokenHow, TokenPair};
 
 use index::{NameIndex, Relative, phonetic_codes, phonetic_equal};
-use normalize::{NameContext, TokenClass, analyze};
+use normalize::{AnalyzedName, NameContext, TokenClass, analyze};
 use score::{NameMode, Tok, compare_names, date_similarity, pct, token_similarity};
 
 /// The type of the screened subject.
@@ -277,22 +277,25 @@ pub fn normalize_wallet(s: &str) -> String {
 /// Shortest document number taken as a golden key; shorter ones collide by chance.
 const MIN_DOCUMENT_LEN: usize = 5;
 /// Names scored per query, at most.
-const MAX_CANDIDATES: usize = 96;
+const MAX_CANDIDATES: usize = 64;
 
 struct Scratch {
-    acc: Vec<f32>,
-    mask: Vec<u32>,
+    /// Per indexed name: accumulated evidence and which query tokens contributed. Kept
+    /// together so one cache line serves both.
+    acc: Vec<(f32, u32)>,
     touched: Vec<u32>,
     relatives: Vec<Relative>,
 }
 
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { acc: Vec::new(), mask: Vec::new(), touched: Vec::new(), relatives: Vec::new() }) };
+    static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { acc: Vec::new(), touched: Vec::new(), relatives: Vec::new() }) };
 }
 
 /// The best name comparison of one candidate entity.
 struct Candidate {
     entity: u32,
+    /// The indexed name that scored best.
+    name_id: u32,
     name: u16,
     kind: NameKind,
     score: f64,
@@ -385,17 +388,14 @@ impl Watchlists {
 
         // Names.
         if let Some(name) = query.name.as_deref().filter(|n| !n.trim().is_empty()) {
-            let ctx = match query.entity_type {
-                Some(SubjectType::Person) => NameContext::Person,
-                Some(SubjectType::Organization) => NameContext::Organization,
-                None => NameContext::Any,
-            };
-            for cand in self.name_candidates(name, ctx, query.entity_type, policy) {
+            let analyzed = analyze(name, query_context(query.entity_type));
+            for cand in self.name_candidates(&analyzed, query.entity_type, policy) {
                 if seen.contains_key(&cand.entity) {
                     continue;
                 }
-                let hit = self.name_hit(&cand, name, query, &countries, policy);
-                scored.push((hit, cand.score, false));
+                if let Some(hit) = self.name_hit(&cand, name, &analyzed, query, &countries, policy) {
+                    scored.push((hit, cand.score, false));
+                }
             }
         }
         Ok(decide::decide(scored, policy, query, self.versions()))
@@ -405,24 +405,21 @@ impl Watchlists {
     /// entities the policy screens and whose type fits the query.
     fn name_candidates(
         &self,
-        name: &str,
-        ctx: NameContext,
+        analyzed: &AnalyzedName,
         subject: Option<SubjectType>,
         policy: &Policy,
     ) -> Vec<Candidate> {
-        let analyzed = analyze(name, ctx);
         if analyzed.tokens.is_empty() {
             return Vec::new();
         }
         let ix = &self.names;
         let qcodes: Vec<[u64; 2]> = analyzed.tokens.iter().map(|t| phonetic_codes(&self.metaphone, &t.text)).collect();
-        let qtoks: Vec<Tok<'_>> = analyzed.tokens.iter().map(|t| Tok::from(t)).collect();
+        let qtoks: Vec<Tok<'_>> = analyzed.tokens.iter().map(Tok::from).collect();
         let picked: Vec<u32> = SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
-            let Scratch { acc, mask, touched, relatives } = &mut *s;
+            let Scratch { acc, touched, relatives } = &mut *s;
             if acc.len() < ix.names.len() {
-                acc.resize(ix.names.len(), 0.0);
-                mask.resize(ix.names.len(), 0);
+                acc.resize(ix.names.len(), (0.0, 0));
             }
             let mut total = 0.0f32;
             for (qi, t) in analyzed.tokens.iter().enumerate().take(31) {
@@ -446,13 +443,13 @@ impl Watchlists {
                 for r in relatives.iter() {
                     let w = class_w * own_idf * r.strength;
                     for &n in ix.postings(r.vid) {
-                        let m = &mut mask[n as usize];
+                        let (a, m) = &mut acc[n as usize];
                         if *m & bit == 0 {
                             if *m == 0 {
                                 touched.push(n);
                             }
                             *m |= bit;
-                            acc[n as usize] += w;
+                            *a += w;
                         }
                     }
                 }
@@ -460,16 +457,17 @@ impl Watchlists {
             // Joined forms: a query token that is two listed tokens, and two query tokens
             // that are one listed token.
             let toks = &analyzed.tokens;
-            let bump = |n: u32, w: f32, acc: &mut Vec<f32>, mask: &mut Vec<u32>, touched: &mut Vec<u32>| {
-                if mask[n as usize] == 0 {
+            let bump = |n: u32, w: f32, acc: &mut Vec<(f32, u32)>, touched: &mut Vec<u32>| {
+                let (a, m) = &mut acc[n as usize];
+                if *m == 0 {
                     touched.push(n);
                 }
-                mask[n as usize] |= 1 << 31;
-                acc[n as usize] += w;
+                *m |= 1 << 31;
+                *a += w;
             };
             for t in toks.iter().filter(|t| t.class == TokenClass::Normal && t.text.len() >= 5) {
                 for n in ix.joined_names(&t.text) {
-                    bump(n, ix.max_idf(), acc, mask, touched);
+                    bump(n, ix.max_idf(), acc, touched);
                 }
             }
             for w in toks.windows(2) {
@@ -477,17 +475,19 @@ impl Watchlists {
                 if let Some(vid) = ix.vocab.id(&joined) {
                     let weight = ix.idf(vid);
                     for &n in ix.postings(vid) {
-                        bump(n, weight, acc, mask, touched);
+                        bump(n, weight, acc, touched);
                     }
                 }
             }
             // Keep names with enough support, best first.
-            let floor = 0.25 * total;
+            // Names with little of the query's evidence, or far less than the best-supported
+            // name, cannot score as matches: they are not worth the full comparison.
+            let best = touched.iter().map(|&n| acc[n as usize].0).fold(0.0f32, f32::max);
+            let floor = (0.3 * total).max(0.55 * best);
             let mut cands: Vec<(f32, u32)> =
-                touched.iter().filter(|&&n| acc[n as usize] >= floor).map(|&n| (acc[n as usize], n)).collect();
+                touched.iter().filter(|&&n| acc[n as usize].0 >= floor).map(|&n| (acc[n as usize].0, n)).collect();
             for &n in touched.iter() {
-                acc[n as usize] = 0.0;
-                mask[n as usize] = 0;
+                acc[n as usize] = (0.0, 0);
             }
             touched.clear();
             if cands.len() > MAX_CANDIDATES {
@@ -528,6 +528,8 @@ impl Watchlists {
         let ix = &self.names;
         let mut memo: FxHashMap<(u8, u32), (f64, TokenHow)> = FxHashMap::default();
         let mut best: FxHashMap<u32, Candidate> = FxHashMap::default();
+        let mut ctoks: Vec<Tok<'_>> = Vec::new();
+        let mut scratch = Vec::new();
         for name_id in name_ids {
             let n = &ix.names[name_id as usize];
             let e = &self.entities[n.entity as usize];
@@ -536,18 +538,8 @@ impl Watchlists {
             }
             let mode = NameMode { strict: policy.strict, listed_is_person: e.kind == EntityKind::Person };
             let itoks = ix.name_tokens(name_id);
-            let ctoks: Vec<Tok<'_>> = itoks
-                .iter()
-                .map(|t| Tok {
-                    text: &ix.vocab.text[t.vid as usize],
-                    key: std::borrow::Cow::Borrowed(&*ix.vocab.key[t.vid as usize]),
-                    class: t.class,
-                    role: t.role,
-                    group: ix.vocab.group[t.vid as usize],
-                    abjad: t.abjad,
-                })
-                .collect();
-            let cmp = compare_names(qtoks, &ctoks, mode, |i, j| {
+            self.listed_tokens_into(name_id, &mut ctoks);
+            let cmp = compare_names(qtoks, &ctoks, mode, &mut scratch, |i, j| {
                 let vid = itoks[j].vid;
                 *memo.entry((i as u8, vid)).or_insert_with(|| {
                     let peq = phonetic_equal(qcodes[i], ix.vocab.phonetic[vid as usize]);
@@ -564,7 +556,7 @@ impl Watchlists {
             }
             let better = best.get(&n.entity).is_none_or(|b| score > b.score || (score == b.score && n.kind < b.kind));
             if better {
-                best.insert(n.entity, Candidate { entity: n.entity, name: n.name, kind: n.kind, score, cmp });
+                best.insert(n.entity, Candidate { entity: n.entity, name_id, name: n.name, kind: n.kind, score, cmp });
             }
         }
         best.into_values().collect()
@@ -576,19 +568,15 @@ impl Watchlists {
     pub fn exhaustive_flags(&self, query: &Query, policy: &Policy, entity_id: &str) -> bool {
         let (Some(&ei), Some(name)) = (self.by_id.get(entity_id), query.name.as_deref()) else { return false };
         let Ok(countries) = query.validate() else { return false };
-        let ctx = match query.entity_type {
-            Some(SubjectType::Person) => NameContext::Person,
-            Some(SubjectType::Organization) => NameContext::Organization,
-            None => NameContext::Any,
-        };
-        let analyzed = analyze(name, ctx);
+        let analyzed = analyze(name, query_context(query.entity_type));
         let qcodes: Vec<[u64; 2]> = analyzed.tokens.iter().map(|t| phonetic_codes(&self.metaphone, &t.text)).collect();
-        let qtoks: Vec<Tok<'_>> = analyzed.tokens.iter().map(|t| Tok::from(t)).collect();
+        let qtoks: Vec<Tok<'_>> = analyzed.tokens.iter().map(Tok::from).collect();
         let ids: Vec<u32> =
             self.names.names.iter().enumerate().filter(|(_, n)| n.entity == ei).map(|(i, _)| i as u32).collect();
-        self.score_names(&qtoks, &qcodes, ids, query.entity_type, policy)
-            .iter()
-            .any(|c| self.name_hit(c, name, query, &countries, policy).review_status == HitStatus::Unreviewed)
+        self.score_names(&qtoks, &qcodes, ids, query.entity_type, policy).iter().any(|c| {
+            self.name_hit(c, name, &analyzed, query, &countries, policy)
+                .is_some_and(|h| h.review_status == HitStatus::Unreviewed)
+        })
     }
 
     /// Whether the policy screens this entity at all (source enabled, a category screened).
@@ -596,29 +584,40 @@ impl Watchlists {
         policy.source(&e.source).enabled && e.categories.iter().any(|c| policy.categories.contains(c))
     }
 
+    /// The hit for a scored candidate, or `None` when it is too weak to mention (below the
+    /// relevance floor and not a name match that other fields ruled out).
     fn name_hit(
         &self,
         cand: &Candidate,
         query_name: &str,
+        analyzed: &AnalyzedName,
         query: &Query,
         countries: &[String],
         policy: &Policy,
-    ) -> Hit {
+    ) -> Option<Hit> {
         let e = &self.entities[cand.entity as usize];
-        let matched = e.names.get(cand.name as usize).map(|n| n.value.clone()).unwrap_or_default();
+        // Scores first, without allocating: most candidates end here.
+        let dob_score =
+            query.birth_date.and_then(|q| date_similarity(q, &e.birth_dates, policy.strict)).map(|(s, _, _)| pct(s));
+        let name_score = pct(cand.score);
+        let (match_score, weights_applied) =
+            combine(policy.match_weights, Some(name_score), dob_score, country_score(e, countries, policy).0);
+        let threshold = policy.threshold_for(&e.source);
+        if match_score < decide::RELEVANCE_FLOOR && name_score < threshold {
+            return None;
+        }
         let (dob_score, dob) = self.dob_field(e, query, policy);
         let (country_score, country) = country_field(e, countries, policy);
-        let name_score = pct(cand.score);
-        let (match_score, weights_applied) = combine(policy.match_weights, Some(name_score), dob_score, country_score);
+        let matched = e.names.get(cand.name as usize).map(|n| n.value.clone()).unwrap_or_default();
+        let qtoks: Vec<Tok<'_>> = analyzed.tokens.iter().map(Tok::from).collect();
+        let mut ctoks = Vec::new();
+        self.listed_tokens_into(cand.name_id, &mut ctoks);
+        let (tokens, unmatched_query_tokens, unmatched_listed_tokens) = cand.cmp.explain(&qtoks, &ctoks);
         let risk_factors = RiskFactors::of(e);
         let risk_score = risk_factors.score(policy.risk_weights);
-        let status = if match_score >= policy.threshold_for(&e.source) {
-            HitStatus::Unreviewed
-        } else {
-            HitStatus::FalsePositive
-        };
+        let status = if match_score >= threshold { HitStatus::Unreviewed } else { HitStatus::FalsePositive };
         let summary = summarize(query_name, &matched, name_score, dob_score, country_score, match_score);
-        Hit {
+        Some(Hit {
             entity_id: e.id.clone(),
             source: e.source.clone(),
             matched_name: matched.clone(),
@@ -636,14 +635,28 @@ impl Watchlists {
                 dob_score,
                 country_score,
                 weights_applied,
-                tokens: cand.cmp.pairs.clone(),
-                unmatched_query_tokens: cand.cmp.unmatched_query.clone(),
-                unmatched_listed_tokens: cand.cmp.unmatched_listed.clone(),
+                tokens,
+                unmatched_query_tokens,
+                unmatched_listed_tokens,
                 dob,
                 country,
                 risk_factors,
             },
-        }
+        })
+    }
+
+    /// The tokens of an indexed name, ready for comparison, into a reused buffer.
+    fn listed_tokens_into<'a>(&'a self, name_id: u32, out: &mut Vec<Tok<'a>>) {
+        let ix = &self.names;
+        out.clear();
+        out.extend(ix.name_tokens(name_id).iter().map(|t| Tok {
+            text: &ix.vocab.text[t.vid as usize],
+            key: std::borrow::Cow::Borrowed(&*ix.vocab.key[t.vid as usize]),
+            class: t.class,
+            role: t.role,
+            group: ix.vocab.group[t.vid as usize],
+            abjad: t.abjad,
+        }));
     }
 
     fn golden_hit(&self, ei: u32, key: GoldenKey, query: &Query, countries: &[String], policy: &Policy) -> Hit {
@@ -693,6 +706,15 @@ impl Watchlists {
     }
 }
 
+/// How a query name is analysed: as the type the caller says it is.
+fn query_context(subject: Option<SubjectType>) -> NameContext {
+    match subject {
+        Some(SubjectType::Person) => NameContext::Person,
+        Some(SubjectType::Organization) => NameContext::Organization,
+        None => NameContext::Any,
+    }
+}
+
 /// Persons match persons; organisations match organisations, vessels and aircraft; entries
 /// of unknown type (bare wallet lists) match anything.
 fn kind_fits(subject: Option<SubjectType>, kind: EntityKind) -> bool {
@@ -703,18 +725,28 @@ fn kind_fits(subject: Option<SubjectType>, kind: EntityKind) -> bool {
     }
 }
 
-fn country_field(e: &Entity, countries: &[String], policy: &Policy) -> (Option<u8>, Option<CountryExplanation>) {
-    let listed: Vec<String> = e.nationalities.iter().chain(&e.countries).cloned().collect();
+/// Country score under the policy's confidence settings, and which scenario applied.
+fn country_score(e: &Entity, countries: &[String], policy: &Policy) -> (Option<u8>, &'static str) {
     let conf = policy.country_confidence;
-    if countries.is_empty() || listed.is_empty() {
-        return match conf.none {
-            Some(v) => (Some(v), Some(CountryExplanation { query: countries.to_vec(), listed, how: "none" })),
-            None => (None, None),
-        };
+    let mut listed = e.nationalities.iter().chain(&e.countries);
+    if countries.is_empty() || e.nationalities.is_empty() && e.countries.is_empty() {
+        return (conf.none, "none");
     }
-    let matching = countries.iter().any(|c| listed.contains(c));
-    let (score, how) = if matching { (conf.matching, "matching") } else { (conf.mismatching, "mismatching") };
-    (Some(score), Some(CountryExplanation { query: countries.to_vec(), listed, how }))
+    if listed.any(|l| countries.contains(l)) {
+        (Some(conf.matching), "matching")
+    } else {
+        (Some(conf.mismatching), "mismatching")
+    }
+}
+
+fn country_field(e: &Entity, countries: &[String], policy: &Policy) -> (Option<u8>, Option<CountryExplanation>) {
+    let (score, how) = country_score(e, countries, policy);
+    let explanation = score.map(|_| CountryExplanation {
+        query: countries.to_vec(),
+        listed: e.nationalities.iter().chain(&e.countries).cloned().collect(),
+        how,
+    });
+    (score, explanation)
 }
 
 /// Weighted mean over the known fields; returns the score and the weights that applied.

@@ -462,11 +462,15 @@ const PARTICLES: &[&str] = &[
 /// The term tables derived from rigour's name resources (see `tools/gen_name_terms.py`).
 struct Terms {
     /// Legal-form phrases (as folded token sequences) to the compare form they collapse to.
-    org_forms: HashMap<Vec<String>, String>,
+    /// Keyed by the phrase's folded tokens joined with single spaces.
+    org_forms: HashMap<String, String>,
+    /// First tokens of multi-token legal forms and prefixes: most tokens start none, and
+    /// this spares the phrase lookups.
+    phrase_starts: HashSet<String>,
     max_form_len: usize,
     /// Single tokens that are generic in organisation names.
     org_generic: HashSet<String>,
-    person_prefixes: HashSet<Vec<String>>,
+    person_prefixes: HashSet<String>,
     max_prefix_len: usize,
     person_suffixes: HashSet<String>,
     generic_person_names: HashSet<String>,
@@ -493,6 +497,7 @@ impl Terms {
     fn parse(text: &str) -> Terms {
         let mut t = Terms {
             org_forms: HashMap::new(),
+            phrase_starts: HashSet::new(),
             max_form_len: 1,
             org_generic: HashSet::new(),
             person_prefixes: HashSet::new(),
@@ -535,11 +540,12 @@ impl Terms {
                         continue;
                     }
                     t.max_form_len = t.max_form_len.max(tokens.len());
+                    t.phrase_starts.insert(tokens[0].clone());
                     if tokens.len() == 1 {
                         t.org_generic.insert(tokens[0].clone());
                     }
                     t.org_generic.insert(canon.clone());
-                    t.org_forms.entry(tokens).or_insert(canon);
+                    t.org_forms.entry(tokens.join(" ")).or_insert(canon);
                 }
                 "org_symbol" => {
                     if tokens.len() == 1 {
@@ -548,7 +554,8 @@ impl Terms {
                 }
                 "person_prefix" => {
                     t.max_prefix_len = t.max_prefix_len.max(tokens.len());
-                    t.person_prefixes.insert(tokens);
+                    t.phrase_starts.insert(tokens[0].clone());
+                    t.person_prefixes.insert(tokens.join(" "));
                 }
                 "person_suffix" => {
                     // rigour's person symbols mix suffixes and degrees ("jr", "phd") with
@@ -580,10 +587,9 @@ impl Terms {
         let mut words: Vec<String> = t
             .org_forms
             .keys()
-            .flatten()
-            .chain(t.org_generic.iter())
+            .flat_map(|k| k.split(' ').map(str::to_string))
+            .chain(t.org_generic.iter().cloned())
             .filter(|w| w.len() >= 5 && w.bytes().all(|b| b.is_ascii_alphabetic()))
-            .cloned()
             .collect();
         words.sort();
         words.dedup();
@@ -675,11 +681,27 @@ pub fn analyze(name: &str, ctx: NameContext) -> AnalyzedName {
     // Honorifics at the start go ("Dr", "His Excellency"); elsewhere they stay as generic
     // words, so "Ghassan ABBAS, Brigadier General" and "Brigadier General Ghassan ABBAS"
     // agree. A name is never analysed away to nothing.
+    let mut key = String::new();
+    let phrase = |key: &mut String, toks: &[(String, bool, Role)]| {
+        key.clear();
+        for (n, (t, _, _)) in toks.iter().enumerate() {
+            if n > 0 {
+                key.push(' ');
+            }
+            key.push_str(t);
+        }
+    };
     if person {
         loop {
             let mut stripped = false;
+            if raw
+                .first()
+                .is_none_or(|(t, _, _)| !terms.phrase_starts.contains(t) && !terms.person_prefixes.contains(t))
+            {
+                break;
+            }
             for len in (1..=terms.max_prefix_len.min(raw.len().saturating_sub(1))).rev() {
-                let key: Vec<String> = raw[..len].iter().map(|(t, _, _)| t.clone()).collect();
+                phrase(&mut key, &raw[..len]);
                 if terms.person_prefixes.contains(&key) {
                     raw.drain(..len);
                     stripped = true;
@@ -700,11 +722,11 @@ pub fn analyze(name: &str, ctx: NameContext) -> AnalyzedName {
     let mut tokens: Vec<NameToken> = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
-        if org {
+        if org && terms.phrase_starts.contains(&raw[i].0) {
             // Longest legal-form phrase starting here collapses to its compare form.
             let mut matched = None;
             for len in (2..=terms.max_form_len.min(raw.len() - i)).rev() {
-                let key: Vec<String> = raw[i..i + len].iter().map(|(t, _, _)| t.clone()).collect();
+                phrase(&mut key, &raw[i..i + len]);
                 if let Some(canon) = terms.org_forms.get(&key) {
                     matched = Some((len, canon.clone()));
                     break;
@@ -723,9 +745,8 @@ pub fn analyze(name: &str, ctx: NameContext) -> AnalyzedName {
             }
         }
         let (text, abjad, role) = raw[i].clone();
-        let honorific = person
-            && raw.len() > 1
-            && (terms.person_suffixes.contains(&text) || terms.person_prefixes.contains(std::slice::from_ref(&text)));
+        let honorific =
+            person && raw.len() > 1 && (terms.person_suffixes.contains(&text) || terms.person_prefixes.contains(&text));
         let generic_word = org
             && (terms.org_generic.contains(&text) || (ctx == NameContext::Organization && terms.near_generic(&text)));
         let class = if generic_word || honorific {

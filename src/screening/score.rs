@@ -70,15 +70,39 @@ pub struct TokenPair {
     pub how: TokenHow,
 }
 
-/// Result of comparing two names.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Result of comparing two names: the score and the chosen alignments (as token bit sets).
+/// The human-readable explanation is built from it only for hits ([`NameComparison::explain`]).
+#[derive(Debug, Clone, PartialEq)]
 pub struct NameComparison {
     /// 0.0-1.0.
-    #[serde(skip)]
     pub score: f64,
-    pub pairs: Vec<TokenPair>,
-    pub unmatched_query: Vec<String>,
-    pub unmatched_listed: Vec<String>,
+    pub alignments: Vec<Alignment>,
+    pub q_used: u64,
+    pub c_used: u64,
+}
+
+impl NameComparison {
+    /// Token pairs and unmatched tokens, as text, for the explanation.
+    pub fn explain(&self, q: &[Tok<'_>], c: &[Tok<'_>]) -> (Vec<TokenPair>, Vec<String>, Vec<String>) {
+        let pairs = self
+            .alignments
+            .iter()
+            .map(|a| TokenPair {
+                query: joined_text(&members(q, a.q)),
+                listed: joined_text(&members(c, a.c)),
+                similarity: pct(a.sim),
+                how: a.how,
+            })
+            .collect();
+        let unmatched = |toks: &[Tok<'_>], used: u64| {
+            toks.iter()
+                .enumerate()
+                .filter(|(i, _)| *i < 64 && used & (1 << i) == 0)
+                .map(|(_, t)| t.text.to_string())
+                .collect()
+        };
+        (pairs, unmatched(q, self.q_used), unmatched(c, self.c_used))
+    }
 }
 
 /// Matching mode knobs that differ between strict and lenient matching.
@@ -142,16 +166,24 @@ pub fn token_similarity(q: &Tok<'_>, c: &Tok<'_>, phonetic_equal: bool, mode: Na
     let ratio = qb.len().min(cb.len()) as f64 / qb.len().max(cb.len()) as f64;
     let length_factor = if ratio < 0.8 { 1.0 - (1.0 - ratio) * 0.35 } else { 1.0 };
     let mut best = (jaro_winkler(qb, cb) * length_factor, TokenHow::Spelling);
+    if best.0 >= 0.97 {
+        return best;
+    }
     // Short tokens: Jaro-Winkler is generous on 2-3 letters ("al"/"el" 0.7); demand near
     // equality by capping their spelling similarity.
     if qb.len().min(cb.len()) <= 3 && best.0 < 1.0 {
         best.0 = best.0.min(if qb.len() == cb.len() && first_diff_only_vowel(qb, cb) { 0.9 } else { 0.6 });
     }
-    if q.key != c.key && (q.key != q.text || c.key != c.text) && q.key.len().min(c.key.len()) >= 4 {
+    let keys_start_alike = q.key.as_bytes().first() == c.key.as_bytes().first();
+    if keys_start_alike && q.key != c.key && (q.key != q.text || c.key != c.text) && q.key.len().min(c.key.len()) >= 4 {
         // Greek and some romanizations of Arabic names have no h at all ("Μοαμέντ"):
         // compare without it as well.
-        let no_h = |k: &str| k.bytes().filter(|&b| b != b'h').collect::<Vec<u8>>();
-        let jw = jaro_winkler(q.key.as_bytes(), c.key.as_bytes()).max(jaro_winkler(&no_h(&q.key), &no_h(&c.key)));
+        let mut jw = jaro_winkler(q.key.as_bytes(), c.key.as_bytes());
+        if jw < 0.97 && (q.key.contains('h') || c.key.contains('h')) {
+            let (mut a, mut b) = ([0u8; 64], [0u8; 64]);
+            let (la, lb) = (without_h(&q.key, &mut a), without_h(&c.key, &mut b));
+            jw = jw.max(jaro_winkler(&a[..la], &b[..lb]));
+        }
         let s = 0.97 * jw * length_factor;
         if s > best.0 {
             best = (s, TokenHow::Romanization);
@@ -183,19 +215,30 @@ pub fn token_similarity(q: &Tok<'_>, c: &Tok<'_>, phonetic_equal: bool, mode: Na
     best
 }
 
-/// "al"/"el", "bin"/"ben": same length, differing in one vowel.
-fn first_diff_only_vowel(a: &[u8], b: &[u8]) -> bool {
-    let diffs: Vec<(u8, u8)> = a.iter().zip(b).filter(|(x, y)| x != y).map(|(x, y)| (*x, *y)).collect();
-    let vowel = |c: u8| matches!(c, b'a' | b'e' | b'i' | b'o' | b'u' | b'y');
-    diffs.len() == 1 && vowel(diffs[0].0) && vowel(diffs[0].1)
+/// Copies `key` without its h letters into `buf`; returns the length.
+fn without_h(key: &str, buf: &mut [u8; 64]) -> usize {
+    let mut n = 0;
+    for b in key.bytes().filter(|&b| b != b'h').take(64) {
+        buf[n] = b;
+        n += 1;
+    }
+    n
 }
 
-/// One possible alignment: query tokens `q` (bit set) with listed tokens `c` (bit set).
-struct Alignment {
-    sim: f64,
-    q: u64,
-    c: u64,
-    how: TokenHow,
+/// "al"/"el", "bin"/"ben": same length, differing in one vowel.
+fn first_diff_only_vowel(a: &[u8], b: &[u8]) -> bool {
+    let vowel = |c: u8| matches!(c, b'a' | b'e' | b'i' | b'o' | b'u' | b'y');
+    let mut diffs = a.iter().zip(b).filter(|(x, y)| x != y);
+    matches!((diffs.next(), diffs.next()), (Some((x, y)), None) if vowel(*x) && vowel(*y))
+}
+
+/// One alignment: query tokens `q` (bit set) with listed tokens `c` (bit set).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Alignment {
+    pub sim: f64,
+    pub q: u64,
+    pub c: u64,
+    pub how: TokenHow,
 }
 
 /// Compares a query name with a listed name. `sim` gives the similarity of query token `i`
@@ -204,25 +247,32 @@ pub fn compare_names(
     q: &[Tok<'_>],
     c: &[Tok<'_>],
     mode: NameMode,
+    cands: &mut Vec<Alignment>,
     mut sim: impl FnMut(usize, usize) -> (f64, TokenHow),
 ) -> NameComparison {
     // Bit sets limit names to 64 tokens; longer "names" are free text, not names.
     let q = &q[..q.len().min(64)];
     let c = &c[..c.len().min(64)];
     let min_sim = mode.min_token_similarity();
-    let mut cands: Vec<Alignment> = Vec::with_capacity(q.len() * c.len() + 4);
+    cands.clear();
+    // Tokens already matched almost exactly need no joined/split alternative.
+    let (mut q_solid, mut c_solid) = (0u64, 0u64);
     for i in 0..q.len() {
         for j in 0..c.len() {
             let (s, how) = sim(i, j);
             if s >= min_sim {
                 cands.push(Alignment { sim: s, q: 1 << i, c: 1 << j, how });
+                if s >= 0.95 {
+                    q_solid |= 1 << i;
+                    c_solid |= 1 << j;
+                }
             }
         }
     }
-    // Joined/split tokens: one token on one side may be two adjacent tokens on the other
+    // Joined/split tokens: one token on one side may be two tokens on the other
     // ("abdulrahman" / "abdul rahman", "xi jinping" / "xi jin ping").
-    join_candidates(q, c, &mut cands, false);
-    join_candidates(c, q, &mut cands, true);
+    join_candidates(q, c, q_solid, cands, false);
+    join_candidates(c, q, c_solid, cands, true);
     // Best first; on equal similarity prefer the alignment covering more tokens.
     cands.sort_by(|a, b| {
         b.sim
@@ -234,37 +284,37 @@ pub fn compare_names(
     let (mut q_used, mut c_used) = (0u64, 0u64);
     let mut matched_weight = 0.0;
     let mut denom = 0.0;
-    let mut pairs = Vec::new();
+    let mut alignments = Vec::with_capacity(q.len().min(c.len()) + 1);
     let mut informative_matches = 0usize;
-    for a in cands {
+    let weight_of = |toks: &[Tok<'_>], set: u64| -> (f64, bool) {
+        toks.iter()
+            .enumerate()
+            .filter(|(i, _)| set & (1 << i) != 0)
+            .fold((0.0, false), |(w, n), (_, t)| (w + token_weight(t), n || t.class == TokenClass::Normal))
+    };
+    for &a in cands.iter() {
         if q_used & a.q != 0 || c_used & a.c != 0 {
             continue;
         }
         q_used |= a.q;
         c_used |= a.c;
-        let (qt, ct) = (members(q, a.q), members(c, a.c));
+        let ((qw, q_normal), (cw, c_normal)) = (weight_of(q, a.q), weight_of(c, a.c));
         // An initial agreeing with a name part is consistent, not strong, evidence: it
         // weighs as an initial on both sides.
-        let w = if a.how == TokenHow::Initial {
-            4.0
-        } else {
-            qt.iter().map(|t| token_weight(t)).sum::<f64>() + ct.iter().map(|t| token_weight(t)).sum::<f64>()
-        };
+        let w = if a.how == TokenHow::Initial { 4.0 } else { qw + cw };
         matched_weight += a.sim * w;
         denom += w;
-        if qt.iter().any(|t| t.class == TokenClass::Normal) && ct.iter().any(|t| t.class == TokenClass::Normal) {
+        if q_normal && c_normal {
             informative_matches += 1;
         }
-        pairs.push(TokenPair { query: joined_text(&qt), listed: joined_text(&ct), similarity: pct(a.sim), how: a.how });
+        alignments.push(a);
     }
 
-    let mut unmatched_query = Vec::new();
     for (i, t) in q.iter().enumerate() {
         if q_used & (1 << i) == 0 {
             // A legal form the listed name lacks ("ACME LTD" / "ACME") says little.
             let cost = if t.class == TokenClass::Generic { 0.4 } else { UNMATCHED_QUERY_COST };
             denom += cost * token_weight(t);
-            unmatched_query.push(t.text.to_string());
         }
     }
     // What the listed name's structure says about what went unmatched: a listed given or
@@ -280,7 +330,6 @@ pub fn compare_names(
     let (given_all, given_hit) = informative(c, c_used, &|t| {
         matches!(t.class, TokenClass::Normal | TokenClass::Initial) && t.role == Role::Given
     });
-    let mut unmatched_listed = Vec::new();
     for (j, t) in c.iter().enumerate() {
         if c_used & (1 << j) == 0 {
             let cost = match t.role {
@@ -294,7 +343,6 @@ pub fn compare_names(
                 _ => UNMATCHED_LISTED_COST,
             };
             denom += cost * token_weight(t);
-            unmatched_listed.push(t.text.to_string());
         }
     }
     let mut score = if denom > 0.0 { matched_weight / denom } else { 0.0 };
@@ -305,7 +353,7 @@ pub fn compare_names(
     // A multi-part query name matched on one part only is a weak match however long that
     // part is ("Maria Ivanova" vs "Ivanova").
     let (q_all, q_hit) = informative(q, q_used, &|t| t.class == TokenClass::Normal);
-    if q_all >= 2 && pairs.len() < 2 {
+    if q_all >= 2 && alignments.len() < 2 {
         score = score.min(0.75);
     }
     // A person is identified by at least two name parts when the names have them: one
@@ -327,7 +375,7 @@ pub fn compare_names(
             score = score.min(0.8);
         }
     }
-    NameComparison { score, pairs, unmatched_query, unmatched_listed }
+    NameComparison { score, alignments, q_used, c_used }
 }
 
 fn members<'t, 'a>(toks: &'t [Tok<'a>], set: u64) -> Vec<&'t Tok<'a>> {
@@ -340,15 +388,16 @@ fn joined_text(toks: &[&Tok<'_>]) -> String {
 
 /// Adds alignments of one token of `a` with two adjacent tokens of `b` written together.
 /// `swapped` says `a` is the listed side.
-fn join_candidates(a: &[Tok<'_>], b: &[Tok<'_>], out: &mut Vec<Alignment>, swapped: bool) {
+fn join_candidates(a: &[Tok<'_>], b: &[Tok<'_>], a_solid: u64, out: &mut Vec<Alignment>, swapped: bool) {
     if b.len() < 2 {
         return;
     }
-    let mut buf = String::new();
+    let mut buf = [0u8; 64];
     for (i, t) in a.iter().enumerate() {
-        if t.text.len() < 4 {
+        if t.text.len() < 4 || t.text.len() > 64 || a_solid & (1 << i) != 0 {
             continue;
         }
+        let first = t.text.as_bytes()[0];
         // Any two tokens, in either order: names are compared regardless of order, so the
         // two halves need not be neighbours ("Ismaelhiguera" / "HIGUERA, Ismael").
         for j in 0..b.len() {
@@ -356,14 +405,16 @@ fn join_candidates(a: &[Tok<'_>], b: &[Tok<'_>], out: &mut Vec<Alignment>, swapp
                 if j == k {
                     continue;
                 }
-                let len = b[j].text.len() + b[k].text.len();
-                if len.abs_diff(t.text.len()) > 2 {
+                let (x, y) = (b[j].text.as_bytes(), b[k].text.as_bytes());
+                let len = x.len() + y.len();
+                // Cheap filters first: the halves must add up to about the token's length
+                // and the first half must start like it.
+                if len.abs_diff(t.text.len()) > 2 || len > 64 || x.first() != Some(&first) {
                     continue;
                 }
-                buf.clear();
-                buf.push_str(b[j].text);
-                buf.push_str(b[k].text);
-                let s = jaro_winkler(t.text.as_bytes(), buf.as_bytes());
+                buf[..x.len()].copy_from_slice(x);
+                buf[x.len()..len].copy_from_slice(y);
+                let s = jaro_winkler(t.text.as_bytes(), &buf[..len]);
                 if s < 0.9 {
                     continue;
                 }
@@ -446,7 +497,7 @@ mod tests {
         let q: Vec<Tok<'_>> = qa.tokens.iter().map(|t| Tok::from(t)).collect();
         let c: Vec<Tok<'_>> = ca.tokens.iter().map(|t| Tok::from(t)).collect();
         let mode = NameMode { strict, listed_is_person: true };
-        compare_names(&q, &c, mode, |i, j| token_similarity(&q[i], &c[j], false, mode)).score
+        compare_names(&q, &c, mode, &mut Vec::new(), |i, j| token_similarity(&q[i], &c[j], false, mode)).score
     }
 
     #[test]
