@@ -66,7 +66,11 @@ fn batch_command_writes_one_result_line_per_query() {
     let input = tmp.path().join("queries.jsonl");
     let output = tmp.path().join("results.jsonl");
     let mut f = std::fs::File::create(&input).unwrap();
-    writeln!(f, r#"{{"id":"q1","name":"YAN, Xiaobing","entity_type":"person","birth_date":"1977-03-25","countries":["CN"]}}"#).unwrap();
+    writeln!(
+        f,
+        r#"{{"id":"q1","name":"YAN, Xiaobing","entity_type":"person","birth_date":"1977-03-25","countries":["CN"]}}"#
+    )
+    .unwrap();
     writeln!(f, r#"{{"id":"q2","name":"Nobody Whatsoever-Listed","entity_type":"person"}}"#).unwrap();
     writeln!(f, r#"{{"id":"q3","wallet_address":"12QtD5BFwRsdNsAZY76UVE1xyCGNTojH9h","extra":"ignored"}}"#).unwrap();
     writeln!(f, "this is not json").unwrap();
