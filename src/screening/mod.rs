@@ -277,7 +277,7 @@ pub fn normalize_wallet(s: &str) -> String {
 /// Shortest document number taken as a golden key; shorter ones collide by chance.
 const MIN_DOCUMENT_LEN: usize = 5;
 /// Names scored per query, at most.
-const MAX_CANDIDATES: usize = 64;
+const MAX_CANDIDATES: usize = 96;
 
 struct Scratch {
     /// Per indexed name: accumulated evidence and which query tokens contributed. Kept
@@ -421,17 +421,29 @@ impl Watchlists {
             if acc.len() < ix.names.len() {
                 acc.resize(ix.names.len(), (0.0, 0));
             }
-            let mut total = 0.0f32;
+            // Each query token's relatives, rarest token first: a very common token (a frequent
+            // given name) only adds evidence to names a rarer token already found, instead of
+            // walking tens of thousands of postings.
+            let mut per_token: Vec<(usize, Vec<Relative>, usize)> = Vec::new();
             for (qi, t) in analyzed.tokens.iter().enumerate().take(31) {
                 if t.class == TokenClass::Initial {
                     continue;
                 }
+                ix.relatives(&t.text, t.group, t.abjad, qcodes[qi], relatives);
+                let postings: usize = relatives.iter().map(|r| ix.postings(r.vid).len()).sum();
+                per_token.push((qi, relatives.clone(), postings));
+            }
+            per_token.sort_by_key(|(_, _, p)| *p);
+            let budget = (ix.names.len() / 50).max(4000);
+            let mut total = 0.0f32;
+            let mut walked_any = false;
+            for (qi, relatives, postings) in &per_token {
+                let t = &analyzed.tokens[*qi];
                 let class_w = match t.class {
                     TokenClass::Normal => 1.0,
                     TokenClass::Particle => 0.3,
                     _ => 0.15,
                 };
-                ix.relatives(&t.text, t.group, t.abjad, qcodes[qi], relatives);
                 // Evidence is weighed by how rare the query's own token is: a rare misspelling
                 // of a common name must not outweigh the exact spelling.
                 let own_idf = match relatives.first() {
@@ -440,6 +452,12 @@ impl Watchlists {
                 };
                 total += class_w * own_idf;
                 let bit = 1u32 << qi;
+                // A common token adds nothing to retrieval once a rarer token has run: names
+                // carrying it are scored in full anyway if the rarer token found them.
+                if walked_any && *postings > budget {
+                    continue;
+                }
+                walked_any = true;
                 for r in relatives.iter() {
                     let w = class_w * own_idf * r.strength;
                     for &n in ix.postings(r.vid) {
@@ -483,7 +501,7 @@ impl Watchlists {
             // Names with little of the query's evidence, or far less than the best-supported
             // name, cannot score as matches: they are not worth the full comparison.
             let best = touched.iter().map(|&n| acc[n as usize].0).fold(0.0f32, f32::max);
-            let floor = (0.3 * total).max(0.55 * best);
+            let floor = (0.3 * total).max(0.45 * best);
             let mut cands: Vec<(f32, u32)> =
                 touched.iter().filter(|&&n| acc[n as usize].0 >= floor).map(|&n| (acc[n as usize].0, n)).collect();
             for &n in touched.iter() {

@@ -166,7 +166,9 @@ pub fn token_similarity(q: &Tok<'_>, c: &Tok<'_>, phonetic_equal: bool, mode: Na
     let ratio = qb.len().min(cb.len()) as f64 / qb.len().max(cb.len()) as f64;
     let length_factor = if ratio < 0.8 { 1.0 - (1.0 - ratio) * 0.35 } else { 1.0 };
     let mut best = (jaro_winkler(qb, cb) * length_factor, TokenHow::Spelling);
-    if best.0 >= 0.97 {
+    // Nearly equal needs no second opinion; clearly different Latin spellings cannot be
+    // rescued by a romanization key either (only the abjad comparison below can).
+    if best.0 >= 0.97 || (best.0 < 0.6 && q.abjad == c.abjad) {
         return best;
     }
     // Short tokens: Jaro-Winkler is generous on 2-3 letters ("al"/"el" 0.7); demand near
