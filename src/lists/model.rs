@@ -73,15 +73,11 @@ impl PartialDate {
         if !(1000..=2999).contains(&year) {
             return None;
         }
-        if let Some(m) = month {
-            if !(1..=12).contains(&m) {
-                return None;
-            }
+        if month.is_some_and(|m| !(1..=12).contains(&m)) {
+            return None;
         }
-        if let Some(d) = day {
-            if month.is_none() || !(1..=31).contains(&d) {
-                return None;
-            }
+        if day.is_some_and(|d| month.is_none() || !(1..=31).contains(&d)) {
+            return None;
         }
         Some(PartialDate { year, month, day })
     }

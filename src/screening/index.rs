@@ -334,10 +334,8 @@ impl NameIndex {
         if let Some(vid) = self.vocab.id(token) {
             out.push(Relative { vid, strength: 1.0 });
         }
-        if let Some(g) = group {
-            if let Some(members) = self.groups.get(&g) {
-                out.extend(members.iter().map(|&vid| Relative { vid, strength: 0.95 }));
-            }
+        if let Some(members) = group.and_then(|g| self.groups.get(&g)) {
+            out.extend(members.iter().map(|&vid| Relative { vid, strength: 0.95 }));
         }
         if (MIN_FUZZY_LEN..=MAX_FUZZY_LEN).contains(&token.len()) {
             let tb = token.as_bytes();

@@ -393,10 +393,8 @@ pub fn consonant_skeleton(token: &str) -> String {
             (b'v', _) => Some(b'f'),
             _ => Some(c),
         };
-        if let Some(m) = mapped {
-            if out.as_bytes().last() != Some(&m) {
-                out.push(m as char);
-            }
+        if let Some(m) = mapped.filter(|m| out.as_bytes().last() != Some(m)) {
+            out.push(m as char);
         }
         i += 1;
     }
@@ -547,10 +545,8 @@ impl Terms {
                     t.org_generic.insert(canon.clone());
                     t.org_forms.entry(tokens.join(" ")).or_insert(canon);
                 }
-                "org_symbol" => {
-                    if tokens.len() == 1 {
-                        t.org_generic.insert(tokens[0].clone());
-                    }
+                "org_symbol" if tokens.len() == 1 => {
+                    t.org_generic.insert(tokens[0].clone());
                 }
                 "person_prefix" => {
                     t.max_prefix_len = t.max_prefix_len.max(tokens.len());
@@ -574,12 +570,10 @@ impl Terms {
                 "generic_person_name" => {
                     t.generic_person_names.insert(tokens.join(" "));
                 }
-                "name_part" | "nickname" => {
-                    if tokens.len() == 1 {
-                        let next = group_ids.len() as u32 + if section == "nickname" { NICKNAME_GROUP_BASE } else { 0 };
-                        let gid = *group_ids.entry(format!("{section}:{key}")).or_insert(next);
-                        t.groups.entry(tokens[0].clone()).or_insert(gid);
-                    }
+                "name_part" | "nickname" if tokens.len() == 1 => {
+                    let next = group_ids.len() as u32 + if section == "nickname" { NICKNAME_GROUP_BASE } else { 0 };
+                    let gid = *group_ids.entry(format!("{section}:{key}")).or_insert(next);
+                    t.groups.entry(tokens[0].clone()).or_insert(gid);
                 }
                 _ => {}
             }
@@ -634,14 +628,15 @@ fn deletions(w: &str) -> Vec<String> {
 /// names (`Maria Aleksandrovna OSETROVA`). Other names give every word `Unknown`.
 fn words_with_roles(name: &str) -> Vec<(&str, Role)> {
     let mut parts = name.split(',');
-    if let (Some(family), Some(given), None) = (parts.next(), parts.next(), parts.next()) {
-        if family.chars().any(char::is_alphanumeric) && given.chars().any(char::is_alphanumeric) {
-            return family
-                .split_whitespace()
-                .map(|w| (w, Role::Family))
-                .chain(given.split_whitespace().map(|w| (w, Role::Given)))
-                .collect();
-        }
+    if let (Some(family), Some(given), None) = (parts.next(), parts.next(), parts.next())
+        && family.chars().any(char::is_alphanumeric)
+        && given.chars().any(char::is_alphanumeric)
+    {
+        return family
+            .split_whitespace()
+            .map(|w| (w, Role::Family))
+            .chain(given.split_whitespace().map(|w| (w, Role::Given)))
+            .collect();
     }
     let words: Vec<&str> = name.split(|c: char| c.is_whitespace() || c == ',').filter(|w| !w.is_empty()).collect();
     let is_upper = |w: &str| {
@@ -754,9 +749,7 @@ pub fn analyze(name: &str, ctx: NameContext) -> AnalyzedName {
         } else if text.len() == 1 && text.as_bytes()[0].is_ascii_alphabetic() && !abjad {
             // Arabic script has no initials: a lone letter there is a fragment, not a name.
             TokenClass::Initial
-        } else if text.len() == 1 && abjad {
-            TokenClass::Particle
-        } else if terms.particles.contains(&text) {
+        } else if (text.len() == 1 && abjad) || terms.particles.contains(&text) {
             TokenClass::Particle
         } else {
             TokenClass::Normal

@@ -472,10 +472,11 @@ fn compare_dates(q: PartialDate, l: PartialDate, strict: bool) -> (f64, DateHow)
     }
     match (q.month, l.month) {
         (Some(qm), Some(lm)) if qm != lm => {
-            if let (Some(qd), Some(ld)) = (q.day, l.day) {
-                if u16::from(qd) == u16::from(lm) && u16::from(ld) == u16::from(qm) {
-                    return (0.8, DateHow::Swapped);
-                }
+            if let (Some(qd), Some(ld)) = (q.day, l.day)
+                && qd == lm
+                && ld == qm
+            {
+                return (0.8, DateHow::Swapped);
             }
             (0.3, DateHow::Mismatch)
         }
