@@ -32,10 +32,10 @@ fn word(index: usize, syllables: usize) -> String {
     let mut r = Rng::new(index as u64 ^ 0xA5A5_5A5A);
     let mut s = String::new();
     for _ in 0..syllables {
-        s.push_str(r.pick(ONSETS));
-        s.push_str(r.pick(NUCLEI));
+        s.push_str(r.pick::<&str>(ONSETS));
+        s.push_str(r.pick::<&str>(NUCLEI));
     }
-    s.push_str(r.pick(CODAS));
+    s.push_str(r.pick::<&str>(CODAS));
     let mut c = s.chars();
     c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
 }
@@ -85,7 +85,7 @@ pub fn synthetic_list(n: usize, seed: u64) -> LoadedList {
                 e.add_name(&format!("{a} {}", *rng.pick(LEGAL_FORMS)), NameKind::Alias);
             }
         }
-        e.add_nationality(rng.pick(COUNTRIES));
+        e.add_nationality(rng.pick::<&str>(COUNTRIES));
         e.add_category(match rng.below(10) {
             0..=3 => Category::Sanction,
             4..=7 => [Category::Pep1, Category::Pep2, Category::Pep3, Category::Pep4][rng.below(4)],
