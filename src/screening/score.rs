@@ -497,8 +497,8 @@ mod tests {
     fn cmp(a: &str, b: &str, strict: bool) -> f64 {
         let qa = analyze(a, NameContext::Any);
         let ca = analyze(b, NameContext::Any);
-        let q: Vec<Tok<'_>> = qa.tokens.iter().map(|t| Tok::from(t)).collect();
-        let c: Vec<Tok<'_>> = ca.tokens.iter().map(|t| Tok::from(t)).collect();
+        let q: Vec<Tok<'_>> = qa.tokens.iter().map(Tok::from).collect();
+        let c: Vec<Tok<'_>> = ca.tokens.iter().map(Tok::from).collect();
         let mode = NameMode { strict, listed_is_person: true };
         compare_names(&q, &c, mode, &mut Vec::new(), |i, j| token_similarity(&q[i], &c[j], false, mode)).score
     }

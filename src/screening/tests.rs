@@ -57,7 +57,7 @@ fn lists() -> Watchlists {
     yan.add_wallet("XBT", "12QtD5BFwRsdNsAZY76UVE1xyCGNTojH9h");
     yan.add_document(DocumentKind::NationalId, "421002197703250019", Some("CN"));
     let pep = person("peps", "p1", &["Jennifer L. McClellan"], Some("1972"), &["US"], &[Category::Pep3]);
-    let entities = vec![
+    let entities = [
         putin,
         yan,
         pep,
