@@ -731,6 +731,15 @@ fn write_key_file(path: &Path, file: &RawKeyFile, private: bool) -> Result<(), K
     f.write_all(&text).and_then(|_| f.sync_all()).map_err(|e| err(KeyFileProblem::Io(e)))
 }
 
+/// Whether the key file at `path` carries a demo `warning` (a key published with the
+/// sources). Unreadable files count as not demo: loading them reports the real problem.
+pub fn is_demo_key_file(path: &Path) -> bool {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|v| v.get("warning").is_some_and(|w| !w.is_null()))
+}
+
 /// What [`generate_key_set`] wrote.
 #[derive(Debug, Clone)]
 pub struct KeySetSummary {

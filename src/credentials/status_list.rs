@@ -52,7 +52,8 @@ impl StatusPurpose {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    /// From `revocation` / `suspension`.
+    pub fn parse(s: &str) -> Option<Self> {
         match s {
             "revocation" => Some(StatusPurpose::Revocation),
             "suspension" => Some(StatusPurpose::Suspension),

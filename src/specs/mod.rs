@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 pub use crate::credentials::CredentialFormat;
 use crate::screening::{Policy, PolicyError};
 
+mod registry;
+pub use registry::{SPECS_TREE, SpecRegistry};
+
 /// The claims the node understands, and what each feeds into the screening query.
 pub const KNOWN_CLAIMS: &[(&str, &str)] = &[
     ("givenName", "given name(s); with familyName forms the screened name"),
@@ -51,10 +54,13 @@ pub enum SpecStatus {
 #[serde(deny_unknown_fields)]
 pub struct Spec {
     /// Stable identifier, `[a-z0-9-]`, 3-64 characters.
+    #[serde(default)]
     pub id: String,
     #[serde(default = "one")]
     pub version: u32,
-    /// The officer who owns the spec and issues under it.
+    /// The officer who owns the spec and issues under it (set by the node from the caller
+    /// when an officer creates a spec through the API).
+    #[serde(default)]
     pub officer: String,
     pub name: String,
     #[serde(default)]

@@ -63,8 +63,88 @@ pub trait Backend: Send + Sync + 'static {
     ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>>;
     /// The last entry (greatest key) with the prefix, if any.
     fn last_with_prefix(&self, tree: &str, prefix: &[u8]) -> StoreResult<Option<(Vec<u8>, Vec<u8>)>>;
+    /// Applies a batch atomically across trees: first every expectation is checked (a key
+    /// holds exactly the given bytes, or is absent for `None`), then every write is applied.
+    /// Returns `false`, writing nothing, when an expectation does not hold.
+    fn commit(&self, batch: &[BatchOp]) -> StoreResult<bool>;
     /// Makes every write so far durable.
     fn flush(&self) -> StoreResult<()>;
+}
+
+/// One operation of an atomic [`Batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchOp {
+    Put {
+        tree: String,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    Remove {
+        tree: String,
+        key: Vec<u8>,
+    },
+    /// A precondition: the key holds `value` (`None`: the key is absent).
+    Expect {
+        tree: String,
+        key: Vec<u8>,
+        value: Option<Vec<u8>>,
+    },
+}
+
+impl BatchOp {
+    pub fn tree(&self) -> &str {
+        match self {
+            BatchOp::Put { tree, .. } | BatchOp::Remove { tree, .. } | BatchOp::Expect { tree, .. } => tree,
+        }
+    }
+}
+
+/// Writes (and preconditions) that land together or not at all; see [`Store::commit`].
+#[derive(Debug, Default, Clone)]
+pub struct Batch {
+    ops: Vec<BatchOp>,
+}
+
+impl Batch {
+    pub fn new() -> Batch {
+        Batch::default()
+    }
+
+    pub fn put<T: Serialize>(&mut self, tree: &str, key: &str, value: &T) -> StoreResult<&mut Batch> {
+        let value = encode(tree, value)?;
+        Ok(self.put_raw(tree, key.as_bytes(), value))
+    }
+
+    pub fn put_raw(&mut self, tree: &str, key: &[u8], value: Vec<u8>) -> &mut Batch {
+        self.ops.push(BatchOp::Put { tree: tree.to_owned(), key: key.to_vec(), value });
+        self
+    }
+
+    pub fn remove(&mut self, tree: &str, key: &str) -> &mut Batch {
+        self.ops.push(BatchOp::Remove { tree: tree.to_owned(), key: key.as_bytes().to_vec() });
+        self
+    }
+
+    /// Fails the commit unless `key` is absent.
+    pub fn expect_absent(&mut self, tree: &str, key: &str) -> &mut Batch {
+        self.ops.push(BatchOp::Expect { tree: tree.to_owned(), key: key.as_bytes().to_vec(), value: None });
+        self
+    }
+
+    /// Fails the commit unless `key` still holds `value` exactly (optimistic concurrency).
+    pub fn expect<T: Serialize>(&mut self, tree: &str, key: &str, value: &T) -> StoreResult<&mut Batch> {
+        let value = encode(tree, value)?;
+        self.ops.push(BatchOp::Expect { tree: tree.to_owned(), key: key.as_bytes().to_vec(), value: Some(value) });
+        Ok(self)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    pub fn ops(&self) -> &[BatchOp] {
+        &self.ops
+    }
 }
 
 /// Typed access to the backend. Cheap to clone.
@@ -168,6 +248,14 @@ impl Store {
         }
     }
 
+    /// Applies the batch atomically; `Ok(false)` (nothing written) when a precondition failed.
+    pub fn commit(&self, batch: &Batch) -> StoreResult<bool> {
+        if batch.is_empty() {
+            return Ok(true);
+        }
+        self.backend.commit(batch.ops())
+    }
+
     /// Durably flushes; run it off the async executor (`spawn_blocking`) in handlers.
     pub fn flush(&self) -> StoreResult<()> {
         self.backend.flush()
@@ -235,6 +323,31 @@ mod tests {
             }
         });
         assert_eq!(s.get::<u64>("t", "n").unwrap(), Some(400));
+    }
+
+    #[test]
+    fn batches_are_atomic_and_checked() {
+        let (_d, s) = store();
+        s.put("a", "x", &1u32).unwrap();
+        let mut b = Batch::new();
+        b.expect("a", "x", &1u32).unwrap().put("a", "x", &2u32).unwrap().put("b", "y", &"new").unwrap();
+        b.expect_absent("b", "z");
+        assert!(s.commit(&b).unwrap());
+        assert_eq!(s.get::<u32>("a", "x").unwrap(), Some(2));
+        assert_eq!(s.get::<String>("b", "y").unwrap().as_deref(), Some("new"));
+        // A stale expectation writes nothing at all.
+        let mut b = Batch::new();
+        b.expect("a", "x", &1u32).unwrap().put("b", "y", &"lost").unwrap().remove("a", "x");
+        assert!(!s.commit(&b).unwrap());
+        assert_eq!(s.get::<String>("b", "y").unwrap().as_deref(), Some("new"));
+        assert_eq!(s.get::<u32>("a", "x").unwrap(), Some(2));
+        let mut b = Batch::new();
+        b.expect_absent("a", "x").remove("b", "y");
+        assert!(!s.commit(&b).unwrap());
+        let mut b = Batch::new();
+        b.remove("b", "y");
+        assert!(s.commit(&b).unwrap());
+        assert_eq!(s.get::<String>("b", "y").unwrap(), None);
     }
 
     #[test]

@@ -2,7 +2,10 @@
 
 use std::ops::Bound;
 
-use super::{Backend, StoreError, StoreResult};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use super::{Backend, BatchOp, StoreError, StoreResult};
 
 /// sled database; one sled tree per store tree.
 pub struct SledBackend {
@@ -78,6 +81,41 @@ impl Backend for SledBackend {
     fn last_with_prefix(&self, tree: &str, prefix: &[u8]) -> StoreResult<Option<(Vec<u8>, Vec<u8>)>> {
         let t = self.tree(tree)?;
         Ok(t.scan_prefix(prefix).next_back().transpose().map_err(err)?.map(|(k, v)| (k.to_vec(), v.to_vec())))
+    }
+
+    fn commit(&self, batch: &[BatchOp]) -> StoreResult<bool> {
+        let mut names: Vec<&str> = batch.iter().map(BatchOp::tree).collect();
+        names.sort_unstable();
+        names.dedup();
+        let trees = names.iter().map(|n| self.tree(n)).collect::<StoreResult<Vec<_>>>()?;
+        let slot = |name: &str| names.binary_search(&name).unwrap_or(0);
+        let outcome = trees.as_slice().transaction(|tx| {
+            for op in batch {
+                if let BatchOp::Expect { tree, key, value } = op {
+                    let current = tx[slot(tree)].get(key)?;
+                    if current.as_deref() != value.as_deref() {
+                        return Err(ConflictableTransactionError::Abort(()));
+                    }
+                }
+            }
+            for op in batch {
+                match op {
+                    BatchOp::Put { tree, key, value } => {
+                        tx[slot(tree)].insert(key.as_slice(), value.as_slice())?;
+                    }
+                    BatchOp::Remove { tree, key } => {
+                        tx[slot(tree)].remove(key.as_slice())?;
+                    }
+                    BatchOp::Expect { .. } => {}
+                }
+            }
+            Ok(())
+        });
+        match outcome {
+            Ok(()) => Ok(true),
+            Err(TransactionError::Abort(())) => Ok(false),
+            Err(TransactionError::Storage(e)) => Err(err(e)),
+        }
     }
 
     fn flush(&self) -> StoreResult<()> {

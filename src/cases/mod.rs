@@ -1,0 +1,240 @@
+//! AML checks and their review: every screening of a request is a [`Case`] with the
+//! lifecycle of seed 001 (Rebilly).
+//!
+//! ```text
+//! no-match (reason)            nothing to review
+//! pending-review -> in-review -> confirmed-match | false-positive
+//! error                        the engine failed: blocks issuance, can be re-run
+//! ```
+//!
+//! What the node keeps of a case is only what it may keep: the listed side of each hit, the
+//! scores and explanations without the query's values, the list versions, and a keyed
+//! fingerprint of the subject. The holder's claims are sealed to the officer elsewhere.
+
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::Sha256;
+
+use crate::lists::Category;
+use crate::screening::{Decision, HitStatus, ListVersion, NoMatchReason, Query, Screening};
+
+pub const CASES_TREE: &str = "cases";
+
+/// Lifecycle status of a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CaseStatus {
+    NoMatch,
+    PendingReview,
+    InReview,
+    ConfirmedMatch,
+    FalsePositive,
+    /// The engine failed; never a pass.
+    Error,
+}
+
+impl CaseStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseStatus::NoMatch => "no-match",
+            CaseStatus::PendingReview => "pending-review",
+            CaseStatus::InReview => "in-review",
+            CaseStatus::ConfirmedMatch => "confirmed-match",
+            CaseStatus::FalsePositive => "false-positive",
+            CaseStatus::Error => "error",
+        }
+    }
+
+    /// Whether an officer decision closed the case.
+    pub fn is_reviewed(self) -> bool {
+        matches!(self, CaseStatus::ConfirmedMatch | CaseStatus::FalsePositive)
+    }
+
+    /// Whether the case waits for an officer.
+    pub fn is_open(self) -> bool {
+        matches!(self, CaseStatus::PendingReview | CaseStatus::InReview)
+    }
+}
+
+/// Who decided and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decided {
+    /// An officer id, or `engine` for automatic decisions.
+    pub by: String,
+    pub at: DateTime<Utc>,
+    pub reason: String,
+}
+
+/// One possible match, as the node stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseHit {
+    pub entity_id: String,
+    pub source: String,
+    pub matched_name: String,
+    pub match_score: u8,
+    pub risk_score: u8,
+    pub categories: Vec<Category>,
+    pub status: HitStatus,
+    /// The engine's explanation without the query's values.
+    pub explanation: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided: Option<Decided>,
+}
+
+/// One AML check of a request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Case {
+    pub id: String,
+    pub request_id: String,
+    pub officer: String,
+    pub holder: String,
+    /// Keyed fingerprint of the subject's identifying claims ([`fingerprint`]).
+    pub subject: String,
+    pub spec_id: String,
+    pub spec_version: u32,
+    pub status: CaseStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_match_reason: Option<NoMatchReason>,
+    /// What the engine proposed under the spec's policy.
+    pub engine_decision: Decision,
+    /// Smile ID result code of the screening.
+    pub result_code: String,
+    /// Possible matches (at or above the match threshold), best first.
+    pub hits: Vec<CaseHit>,
+    pub list_versions: Vec<ListVersion>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The officer who opened the case, while it is in review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    /// The decision that closed the case (an officer's, or the engine's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decided>,
+    /// Bumped on every change; decisions must name the revision they saw.
+    pub revision: u64,
+}
+
+/// Random ids with a readable prefix: `req_…`, `case_…`.
+pub fn new_id(prefix: &str) -> String {
+    let mut b = [0u8; 16];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
+    format!("{prefix}_{}", hex::encode(b))
+}
+
+impl Case {
+    /// The case of a fresh screening. The status follows the engine's decision: no-match;
+    /// declined (a definitive match under the policy) is closed as confirmed-match by the
+    /// engine; everything with possible matches waits for an officer, including matches the
+    /// policy approved automatically (issued now, reviewed after).
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_screening(
+        id: String,
+        request_id: &str,
+        officer: &str,
+        holder: &str,
+        subject: &str,
+        spec: (&str, u32),
+        screening: &Screening,
+        now: DateTime<Utc>,
+    ) -> Case {
+        let status = match screening.decision {
+            Decision::NoMatch => CaseStatus::NoMatch,
+            Decision::Declined => CaseStatus::ConfirmedMatch,
+            Decision::Approved | Decision::Review => CaseStatus::PendingReview,
+        };
+        let decision = (screening.decision == Decision::Declined).then(|| Decided {
+            by: "engine".into(),
+            at: now,
+            reason: "definitive match under the spec's policy (automatic decline)".into(),
+        });
+        let hits = screening
+            .hits
+            .iter()
+            .map(|h| CaseHit {
+                entity_id: h.entity_id.clone(),
+                source: h.source.clone(),
+                matched_name: h.matched_name.clone(),
+                match_score: h.match_score,
+                risk_score: h.risk_score,
+                categories: h.categories.clone(),
+                status: h.review_status,
+                explanation: serde_json::to_value(h.explanation.without_query_values()).unwrap_or(Value::Null),
+                decided: None,
+            })
+            .collect();
+        Case {
+            id,
+            request_id: request_id.to_owned(),
+            officer: officer.to_owned(),
+            holder: holder.to_owned(),
+            subject: subject.to_owned(),
+            spec_id: spec.0.to_owned(),
+            spec_version: spec.1,
+            status,
+            no_match_reason: screening.no_match_reason,
+            engine_decision: screening.decision,
+            result_code: screening.result_code.code().to_owned(),
+            hits,
+            list_versions: screening.lists.clone(),
+            created_at: now,
+            updated_at: now,
+            assignee: None,
+            decision,
+            revision: 1,
+        }
+    }
+
+    /// The sorted ids of the possible matches: what inheritance compares.
+    pub fn hit_set(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self.hits.iter().map(|h| h.entity_id.as_str()).collect();
+        ids.sort_unstable();
+        ids
+    }
+}
+
+/// A keyed fingerprint of who was screened: HMAC-SHA256 under a node secret over the
+/// normalized name (folded, tokens sorted), birth date and document number. It recognizes
+/// the same subject across requests without keeping anything that reveals the claims (the
+/// key never leaves the node, so the fingerprint cannot be brute-forced from a name guess
+/// by whoever reads the store).
+pub fn fingerprint(key: &[u8; 32], query: &Query) -> String {
+    let mut tokens: Vec<String> = query
+        .name
+        .as_deref()
+        .map(|n| crate::screening::normalize::fold(n).split(' ').filter(|t| !t.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default();
+    tokens.sort_unstable();
+    let dob = query.birth_date.map(|d| d.to_string()).unwrap_or_default();
+    let doc = query.document_number.as_deref().map(crate::screening::normalize_document).unwrap_or_default();
+    // A 32-byte key is always a valid HMAC key.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+    for part in [tokens.join(" "), dob, doc] {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part.as_bytes());
+    }
+    format!("sub_{}", hex::encode(&mac.finalize().into_bytes()[..16]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lists::PartialDate;
+
+    #[test]
+    fn fingerprint_ignores_form_not_identity() {
+        let key = [1u8; 32];
+        let q = |name: &str, dob: &str, doc: &str| Query {
+            name: Some(name.into()),
+            birth_date: PartialDate::parse_iso(dob),
+            document_number: Some(doc.into()),
+            ..Query::default()
+        };
+        let a = fingerprint(&key, &q("José  García", "1980-02-03", "AB 123-456"));
+        assert_eq!(a, fingerprint(&key, &q("garcia, JOSE", "1980-02-03", "ab123456")));
+        assert_ne!(a, fingerprint(&key, &q("José García", "1980-02-04", "AB123456")));
+        assert_ne!(a, fingerprint(&[2u8; 32], &q("José García", "1980-02-03", "AB123456")));
+        assert!(a.starts_with("sub_") && a.len() == 36);
+    }
+}

@@ -1,0 +1,465 @@
+//! A holder's request for an AML credential, end to end.
+//!
+//! 1. [`challenge`]: a single-use nonce (TTL from the config) bound to the holder DID and
+//!    the spec.
+//! 2. [`submit`]: the holder sends the spec id, the presentation (as the exact JSON text it
+//!    signed the digest of), the challenge message and its signature. The node checks the
+//!    message and signature, the binding to the presentation, the challenge (unknown,
+//!    expired, for another holder or spec, or already used are refused), verifies every KYC
+//!    credential, collects the spec's claims (missing ones are answered with who can provide
+//!    them, and nothing is screened), screens them, seals them to the officer and drops the
+//!    plaintext. On a pass it issues the AML credential and a first certificate.
+//! 3. Everything the request produced (request, case, sealed input, credential, certificate)
+//!    is committed in one atomic batch and flushed to disk before the node answers.
+//!
+//! The challenge is consumed only right before screening, so a holder told that claims are
+//! missing can come back with more credentials under the same challenge.
+
+pub mod claims;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::cases::{CASES_TREE, Case, CaseStatus, fingerprint, new_id};
+use crate::claims::{
+    ChallengeMessage, Nonce, Presentation, check_binding, verify_holder_signature, verify_kyc_credential,
+};
+use crate::error::{Error, Result};
+use crate::issuer::{CertificateRecord, CredentialRecord, Issuer};
+use crate::keys::ed25519_from_did;
+use crate::metrics::Metrics;
+use crate::node::Node;
+use crate::screening::Decision;
+use crate::seal::SealedRecord;
+use crate::store::Batch;
+
+pub const CHALLENGES_TREE: &str = "challenges";
+pub const REQUESTS_TREE: &str = "requests";
+pub const SEALED_TREE: &str = "sealed";
+pub const HOLDER_REQUESTS_TREE: &str = "holder_requests";
+
+/// A challenge as stored (no PII: a DID and a spec id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChallengeRecord {
+    pub holder: String,
+    pub spec_id: String,
+    pub expires_at: DateTime<Utc>,
+    /// The request that consumed it.
+    #[serde(default)]
+    pub used_by: Option<String>,
+}
+
+/// What the holder gets back: everything needed to build the message to sign.
+#[derive(Debug, Clone, Serialize)]
+pub struct Challenge {
+    pub nonce: String,
+    pub domain: String,
+    pub holder_did: String,
+    pub spec_id: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Issues a challenge for a holder and an active spec.
+pub fn challenge(node: &Node, holder_did: &str, spec_id: &str) -> Result<Challenge> {
+    ed25519_from_did(holder_did)?;
+    let spec = node.specs.active(spec_id)?;
+    let nonce = Nonce::generate();
+    let expires_at = node.clock.now() + Duration::seconds(node.config.challenge_ttl_secs as i64);
+    let record = ChallengeRecord { holder: holder_did.to_owned(), spec_id: spec.id.clone(), expires_at, used_by: None };
+    node.store.put(CHALLENGES_TREE, nonce.as_str(), &record)?;
+    Ok(Challenge {
+        nonce: nonce.as_str().to_owned(),
+        domain: node.domain.clone(),
+        holder_did: holder_did.to_owned(),
+        spec_id: spec.id,
+        expires_at,
+    })
+}
+
+/// A holder's submission.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Submission {
+    pub spec_id: String,
+    /// The presentation JSON, as the exact text whose SHA-256 the message carries.
+    pub presentation: String,
+    /// The challenge message text the holder signed.
+    pub message: String,
+    /// Ed25519 signature over the message, base64url or base58.
+    pub signature: String,
+}
+
+/// Where a request stands, as the holder sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RequestStatus {
+    /// A credential was issued.
+    Issued,
+    /// An officer reviews possible matches.
+    InReview,
+    /// The AML check did not pass.
+    Rejected,
+    /// The check could not run; nothing was decided.
+    Error,
+}
+
+impl RequestStatus {
+    /// Didit's holder-facing decision.
+    pub fn decision(self) -> &'static str {
+        match self {
+            RequestStatus::Issued => "Approved",
+            RequestStatus::InReview | RequestStatus::Error => "In Review",
+            RequestStatus::Rejected => "Declined",
+        }
+    }
+}
+
+/// The message holders see when a check did not pass: it reveals nothing about any hit.
+pub const REJECTION_REASON: &str = "The AML check did not pass under this credential spec.";
+
+/// A request as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    pub id: String,
+    pub holder: String,
+    pub officer: String,
+    pub spec_id: String,
+    pub spec_version: u32,
+    pub status: RequestStatus,
+    /// The current check.
+    pub case_id: String,
+    #[serde(default)]
+    pub credential_id: Option<String>,
+    #[serde(default)]
+    pub rejection_reason: Option<String>,
+    pub subject: String,
+    pub presentation_digest: String,
+    pub kyc_issuers: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A request with what it produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub request: RequestRecord,
+    pub credential: Option<CredentialRecord>,
+    pub certificate: Option<CertificateRecord>,
+}
+
+fn holder_index_key(r: &RequestRecord) -> String {
+    format!("{}|{}|{}", r.holder, r.created_at.timestamp(), r.id)
+}
+
+/// Checks the challenge named by a signed message, without consuming it.
+fn check_challenge(node: &Node, message: &ChallengeMessage, now: DateTime<Utc>) -> Result<ChallengeRecord> {
+    let c: ChallengeRecord = node.store.get(CHALLENGES_TREE, message.nonce.as_str())?.ok_or_else(|| {
+        Error::unauthorized("challenge_unknown", "the nonce was not issued by this node (or has been forgotten)")
+    })?;
+    if let Some(id) = &c.used_by {
+        return Err(Error::conflict("challenge_used", "this challenge was already used; take a new one")
+            .with_details(json!({"request_id": id})));
+    }
+    if c.expires_at < now {
+        return Err(Error::unauthorized("challenge_expired", "the challenge has expired; take a new one"));
+    }
+    if c.holder != message.holder_did || c.spec_id != message.spec_id {
+        return Err(Error::unauthorized("challenge_mismatch", "the challenge was issued for another holder or spec"));
+    }
+    Ok(c)
+}
+
+/// Marks the challenge used by `request_id`; exactly one request wins a race.
+fn consume_challenge(node: &Node, nonce: &str, seen: &ChallengeRecord, request_id: &str) -> Result<()> {
+    let used = ChallengeRecord { used_by: Some(request_id.to_owned()), ..seen.clone() };
+    let mut b = Batch::new();
+    b.expect(CHALLENGES_TREE, nonce, seen)?.put(CHALLENGES_TREE, nonce, &used)?;
+    if !node.store.commit(&b)? {
+        return Err(Error::conflict("challenge_used", "this challenge was used by a concurrent request"));
+    }
+    Ok(())
+}
+
+/// Runs a submission; see the module documentation.
+pub async fn submit(node: &Node, s: &Submission) -> Result<Outcome> {
+    let result = submit_inner(node, s).await;
+    if result.is_err() {
+        Metrics::inc(&node.metrics.requests_refused_total);
+    }
+    result
+}
+
+async fn submit_inner(node: &Node, s: &Submission) -> Result<Outcome> {
+    let now = node.clock.now();
+    let spec = node.specs.active(&s.spec_id)?;
+    let officer = node
+        .officers
+        .get(&spec.officer)
+        .cloned()
+        .ok_or_else(|| Error::internal("spec_officer_missing", "the spec's officer is not configured"))?;
+    // Refuse before anything is consumed: the holder can retry once lists are fresh.
+    let snapshot = node.lists.ready(now)?;
+
+    let message = ChallengeMessage::parse(&s.message)?;
+    if message.domain != node.domain {
+        return Err(Error::unauthorized("challenge_wrong_domain", format!("the message must name {}", node.domain)));
+    }
+    if message.spec_id != spec.id {
+        return Err(Error::bad_request("challenge_mismatch", "the message names another spec than the request"));
+    }
+    verify_holder_signature(&message.holder_did, &s.message, &s.signature)?;
+    let presentation = Presentation::parse(s.presentation.as_bytes())?;
+    check_binding(&message, s.presentation.as_bytes(), &presentation)?;
+    let seen = check_challenge(node, &message, now)?;
+    let holder = message.holder_did.clone();
+
+    let mut verified = Vec::with_capacity(presentation.verifiable_credential.len());
+    for (i, c) in presentation.verifiable_credential.iter().enumerate() {
+        let v = verify_kyc_credential(c, &holder, now)
+            .await
+            .map_err(|e| Error::from(e).with_details(json!({"credential_index": i})))?;
+        verified.push(v);
+    }
+    let collected = claims::collect(&spec, &verified)?;
+    let mut query = collected.to_query()?;
+
+    let request_id = new_id("req");
+    consume_challenge(node, message.nonce.as_str(), &seen, &request_id)?;
+    Metrics::inc(&node.metrics.requests_total);
+
+    let subject = fingerprint(&node.secrets.fingerprint, &query);
+    let screened = snapshot.watchlists.screen(&query, &spec.policy);
+    claims::wipe_query(&mut query);
+
+    // Seal the input to the officer right away; only ciphertext is kept.
+    let sealed = {
+        let plaintext = zeroize::Zeroizing::new(
+            serde_json::to_vec(&json!({
+                "requestId": request_id,
+                "specId": spec.id,
+                "specVersion": spec.version,
+                "holder": holder,
+                "screenedAt": crate::credentials::rfc3339(now),
+                "claims": collected.to_sealed_json(),
+                "presentationDigest": message.presentation_digest,
+            }))
+            .map_err(|e| Error::internal("seal_encode", e.to_string()))?,
+        );
+        crate::seal::seal(&officer.keys.sealing, &request_id, &plaintext)?
+    };
+    drop(collected);
+
+    let case_id = new_id("case");
+    let case = match &screened {
+        Ok(screening) => Case::from_screening(
+            case_id.clone(),
+            &request_id,
+            &officer.id,
+            &holder,
+            &subject,
+            (&spec.id, spec.version),
+            screening,
+            now,
+        ),
+        Err(e) => {
+            tracing::error!(request = %request_id, error = %e, "screening failed");
+            error_case(case_id.clone(), &request_id, &officer.id, &holder, &subject, &spec, now)
+        }
+    };
+    let pass = matches!(&screened, Ok(s) if matches!(s.decision, Decision::NoMatch | Decision::Approved));
+    let (credential, certificate) = if pass {
+        let (c, cert) =
+            node.issuer.issue(&officer, &spec, &holder, &request_id, now, credential_list_versions(&snapshot)).await?;
+        (Some(c), Some(cert))
+    } else {
+        (None, None)
+    };
+    let status = match (&credential, case.status) {
+        (Some(_), _) => RequestStatus::Issued,
+        (None, CaseStatus::ConfirmedMatch) => RequestStatus::Rejected,
+        (None, CaseStatus::Error) => RequestStatus::Error,
+        (None, _) => RequestStatus::InReview,
+    };
+    let request = RequestRecord {
+        id: request_id.clone(),
+        holder,
+        officer: officer.id.clone(),
+        spec_id: spec.id.clone(),
+        spec_version: spec.version,
+        status,
+        case_id,
+        credential_id: credential.as_ref().map(|c| c.id.clone()),
+        rejection_reason: (status == RequestStatus::Rejected).then(|| REJECTION_REASON.to_owned()),
+        subject,
+        presentation_digest: message.presentation_digest.clone(),
+        kyc_issuers: verified.iter().map(|v| v.issuer.clone()).collect(),
+        created_at: now,
+        updated_at: now,
+    };
+
+    let mut batch = Batch::new();
+    batch.expect_absent(REQUESTS_TREE, &request.id).put(REQUESTS_TREE, &request.id, &request)?;
+    batch.put(HOLDER_REQUESTS_TREE, &holder_index_key(&request), &())?;
+    batch.put(SEALED_TREE, &request.id, &sealed)?;
+    batch.put(CASES_TREE, &case.id, &case)?;
+    if let (Some(c), Some(cert)) = (&credential, &certificate) {
+        Issuer::stage(&mut batch, c, cert)?;
+    }
+    node.store.commit(&batch)?;
+    flush(node).await?;
+
+    Metrics::inc(match status {
+        RequestStatus::Issued => &node.metrics.requests_issued_total,
+        RequestStatus::InReview => &node.metrics.requests_in_review_total,
+        RequestStatus::Rejected | RequestStatus::Error => &node.metrics.requests_rejected_total,
+    });
+    if certificate.is_some() {
+        Metrics::inc(&node.metrics.certificates_issued_total);
+    }
+    tracing::info!(request = %request.id, spec = %spec.key(), status = ?status, "request decided");
+    Ok(Outcome { request, credential, certificate })
+}
+
+fn credential_list_versions(snapshot: &crate::watchlists::Snapshot) -> Vec<crate::credentials::ListVersion> {
+    snapshot
+        .versions()
+        .into_iter()
+        .map(|v| crate::credentials::ListVersion {
+            name: v.name,
+            content_hash: v.content_hash,
+            list_date: v.list_date.unwrap_or_else(|| "not stated".into()),
+        })
+        .collect()
+}
+
+fn error_case(
+    id: String,
+    request_id: &str,
+    officer: &str,
+    holder: &str,
+    subject: &str,
+    spec: &crate::specs::Spec,
+    now: DateTime<Utc>,
+) -> Case {
+    Case {
+        id,
+        request_id: request_id.to_owned(),
+        officer: officer.to_owned(),
+        holder: holder.to_owned(),
+        subject: subject.to_owned(),
+        spec_id: spec.id.clone(),
+        spec_version: spec.version,
+        status: CaseStatus::Error,
+        no_match_reason: Some(crate::screening::NoMatchReason::InternalSystemError),
+        engine_decision: Decision::Review,
+        result_code: crate::screening::ResultCode::DatabaseUnavailable.code().to_owned(),
+        hits: Vec::new(),
+        list_versions: Vec::new(),
+        created_at: now,
+        updated_at: now,
+        assignee: None,
+        decision: None,
+        revision: 1,
+    }
+}
+
+/// Makes every write so far durable, off the async executor.
+pub async fn flush(node: &Node) -> Result<()> {
+    let store = node.store.clone();
+    tokio::task::spawn_blocking(move || store.flush())
+        .await
+        .map_err(|_| Error::internal("storage_flush", "the flush task failed"))??;
+    Ok(())
+}
+
+/// A request, for its holder only (others get 404: ids are not an oracle).
+pub fn for_holder(node: &Node, holder: &str, id: &str) -> Result<RequestRecord> {
+    match node.store.get::<RequestRecord>(REQUESTS_TREE, id)? {
+        Some(r) if r.holder == holder => Ok(r),
+        _ => Err(Error::not_found("request_not_found", "no such request for this holder")),
+    }
+}
+
+/// The holder's requests, newest first.
+pub fn list_for_holder(node: &Node, holder: &str, limit: usize) -> Result<Vec<RequestRecord>> {
+    let keys = node.store.scan::<()>(HOLDER_REQUESTS_TREE, &format!("{holder}|"), None, 10_000)?;
+    let mut out = Vec::new();
+    for (k, _) in keys.iter().rev().take(limit) {
+        if let Some(id) = k.rsplit('|').next()
+            && let Some(r) = node.store.get::<RequestRecord>(REQUESTS_TREE, id)?
+        {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// The sealed input of a request, for its officer.
+pub fn sealed_for_officer(node: &Node, officer: &str, id: &str) -> Result<SealedRecord> {
+    let r = for_officer(node, officer, id)?;
+    node.store
+        .get::<SealedRecord>(SEALED_TREE, &r.id)?
+        .ok_or_else(|| Error::not_found("sealed_record_not_found", "the sealed input is gone (retention)"))
+}
+
+/// A request, for its officer only.
+pub fn for_officer(node: &Node, officer: &str, id: &str) -> Result<RequestRecord> {
+    match node.store.get::<RequestRecord>(REQUESTS_TREE, id)? {
+        Some(r) if r.officer == officer => Ok(r),
+        _ => Err(Error::not_found("request_not_found", "you have no such request")),
+    }
+}
+
+/// A new compliance certificate for the holder's live credential.
+pub async fn new_certificate(
+    node: &Node,
+    holder: &str,
+    request_id: &str,
+    audience: Option<String>,
+) -> Result<CertificateRecord> {
+    let request = for_holder(node, holder, request_id)?;
+    let credential_id = request
+        .credential_id
+        .as_deref()
+        .ok_or_else(|| Error::conflict("credential_not_issued", "no credential was issued for this request"))?;
+    let credential = node
+        .issuer
+        .credential(credential_id)?
+        .ok_or_else(|| Error::internal("credential_missing", "the request's credential is missing"))?;
+    if let Some(a) = &audience
+        && (a.is_empty() || a.len() > 512 || a.chars().any(char::is_control))
+    {
+        return Err(Error::bad_request("certificate_bad_audience", "audience must be 1-512 printable characters"));
+    }
+    let officer = node
+        .officers
+        .get(&credential.officer)
+        .ok_or_else(|| Error::internal("credential_officer_missing", "the credential's officer is not configured"))?;
+    let spec = node.specs.version(&credential.spec_id, credential.spec_version)?.ok_or_else(|| {
+        Error::internal("spec_missing", "the spec version the credential was issued under is missing")
+    })?;
+    let cert = node.issuer.certificate(officer, &credential, spec.certificate_validity_secs, audience)?;
+    node.store.put(crate::issuer::CERTIFICATES_TREE, &cert.key(), &cert)?;
+    flush(node).await?;
+    Metrics::inc(&node.metrics.certificates_issued_total);
+    Ok(cert)
+}
+
+/// Forgets challenges past their expiry (used or not: after expiry they are refused anyway).
+pub fn prune_challenges(node: &Node) -> Result<usize> {
+    let now = node.clock.now();
+    let mut removed = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let page = node.store.scan::<ChallengeRecord>(CHALLENGES_TREE, "", after.as_deref(), 1000)?;
+        let Some((last, _)) = page.last() else { return Ok(removed) };
+        after = Some(last.clone());
+        for (k, c) in &page {
+            if c.expires_at < now {
+                node.store.remove::<ChallengeRecord>(CHALLENGES_TREE, k)?;
+                removed += 1;
+            }
+        }
+    }
+}
