@@ -27,7 +27,7 @@ use crate::credentials::vc::AmlCredentialRequest;
 use crate::credentials::{
     CertificateClaims, CertificateRequest, CertificateVerdict, CredentialFormat, ListVersion, SecuredCredential,
     StatusEntry, StatusList, StatusPurpose, issue_aml_credential, issue_certificate, issue_status_list_credential,
-    verify_certificate,
+    verify_certificate_at,
 };
 use crate::error::{Error, Result};
 use crate::keys::did_key_vm;
@@ -279,7 +279,12 @@ impl Issuer {
     /// dates, and the revocation bit of its credential.
     pub fn verify_certificate(&self, token: &str) -> CertificateVerdict {
         let keys = |kid: &str| self.keys_by_kid.get(kid).copied();
-        verify_certificate(token, &keys, |claims: &CertificateClaims| self.certificate_revoked(claims))
+        verify_certificate_at(
+            token,
+            &keys,
+            |claims: &CertificateClaims| self.certificate_revoked(claims),
+            self.clock.now(),
+        )
     }
 
     fn certificate_revoked(&self, claims: &CertificateClaims) -> bool {

@@ -11,6 +11,8 @@
 //! Without them this test FAILS (CI must really run it); set `AML_SKIP_INTEROP=1` to skip
 //! it loudly on a developer machine.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -253,6 +255,48 @@ async fn kyc_credentials_from_an_independent_issuer_verify() {
     obj["credentialSubject"]["nationality"] = json!("FR");
     let e = verify_kyc_credential(&SecuredCredential::DataIntegrity(obj), &holder.did(), now).await.unwrap_err();
     assert_eq!(e.code(), "kyc_signature_invalid");
+}
+
+/// What a running node issues and publishes (over HTTP: credentials, certificate, JWKS, the
+/// signed status list after a revocation) verifies under the independent verifiers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_running_node_output_verifies_independently() {
+    if preflight().is_none() {
+        return;
+    }
+    let t = common::TestNode::start().await;
+    let holder = HolderKey::generate();
+    let claims = || common::person("Lotte van Dijk");
+    let di = t.request(&holder, "a-enhanced", claims(), CredentialFormat::DataIntegrity).await.unwrap();
+    let revoked = t.request(&holder, "a-enhanced", claims(), CredentialFormat::Jose).await.unwrap();
+    let jose = t.request(&holder, "a-basic", claims(), CredentialFormat::Jose).await.unwrap();
+    for a in [&di, &revoked, &jose] {
+        assert_eq!(a["status"], "issued", "{a}");
+    }
+    t.node.issuer.revoke(revoked["credential_id"].as_str().unwrap(), "officer-a", "interop test").unwrap();
+    let list_url = di["credential"]["credentialStatus"]["statusListCredential"].as_str().unwrap();
+    assert_eq!(list_url, revoked["credential"]["credentialStatus"]["statusListCredential"].as_str().unwrap());
+    let path = list_url.strip_prefix(&t.url).unwrap();
+    let status_list = t.client.get(path, None).await.unwrap();
+    let jwks = t.client.get("/.well-known/jwks.json", None).await.unwrap();
+    let input = json!({
+        "issuer": t.keys.officer_a.did(),
+        "credential": di["credential"],
+        "credentialJose": jose["credential"],
+        "certificate": jose["certificate"],
+        "jwks": jwks,
+        "statusList": status_list,
+        "revokedCredential": revoked["credential"],
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let file = write(tmp.path(), "node-output.json", &input);
+    let (ok, out) = run("node", "verify.mjs", &file);
+    println!("--- node verify.mjs (running node) ---\n{out}");
+    assert!(ok, "Digital Bazaar / jose rejected the node's output:\n{out}");
+    assert!(out.contains("PASS revoked credential is rejected by its status bit"));
+    let (ok, out) = run("python3", "verify_jwt.py", &file);
+    println!("--- python3 verify_jwt.py (running node) ---\n{out}");
+    assert!(ok, "PyJWT rejected the node's certificate:\n{out}");
 }
 
 fn base64_url_decode(s: &str) -> Vec<u8> {

@@ -291,7 +291,16 @@ where
     K: IssuerKeys + ?Sized,
     R: FnOnce(&CertificateClaims) -> bool,
 {
-    verify_inner(token, issuers, is_revoked, None)
+    verify_inner(token, issuers, is_revoked, None, Utc::now())
+}
+
+/// [`verify_certificate`] at a given time (the node verifies on its own clock).
+pub fn verify_certificate_at<K, R>(token: &str, issuers: &K, is_revoked: R, now: DateTime<Utc>) -> CertificateVerdict
+where
+    K: IssuerKeys + ?Sized,
+    R: FnOnce(&CertificateClaims) -> bool,
+{
+    verify_inner(token, issuers, is_revoked, None, now)
 }
 
 /// [`verify_certificate`], also requiring `aud` to be `audience`.
@@ -305,10 +314,16 @@ where
     K: IssuerKeys + ?Sized,
     R: FnOnce(&CertificateClaims) -> bool,
 {
-    verify_inner(token, issuers, is_revoked, Some(audience))
+    verify_inner(token, issuers, is_revoked, Some(audience), Utc::now())
 }
 
-fn verify_inner<K, R>(token: &str, issuers: &K, is_revoked: R, audience: Option<&str>) -> CertificateVerdict
+fn verify_inner<K, R>(
+    token: &str,
+    issuers: &K,
+    is_revoked: R,
+    audience: Option<&str>,
+    now: DateTime<Utc>,
+) -> CertificateVerdict
 where
     K: IssuerKeys + ?Sized,
     R: FnOnce(&CertificateClaims) -> bool,
@@ -347,9 +362,10 @@ where
             return CertificateVerdict::UnknownIssuer { reason: format!("issuer key unusable: {e}") };
         }
     };
+    // Dates are checked below against `now`, after the signature.
     let mut validation = Validation::new(Algorithm::EdDSA);
-    validation.leeway = CERTIFICATE_LEEWAY_SECS as u64;
-    validation.validate_nbf = true;
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
     validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "sub"]);
     validation.set_issuer(&[issuer_did.as_str()]);
     match audience {
@@ -380,6 +396,13 @@ where
     };
     if claims.result != "passed" || claims.iat > claims.exp {
         return malformed("inconsistent claims".into());
+    }
+    let now = now.timestamp();
+    if claims.exp + CERTIFICATE_LEEWAY_SECS < now {
+        return CertificateVerdict::Expired { reason: "the certificate has expired (exp is in the past)".into() };
+    }
+    if claims.nbf > now + CERTIFICATE_LEEWAY_SECS {
+        return malformed("the certificate is not valid yet (nbf is in the future)".into());
     }
     if is_revoked(&claims) {
         return CertificateVerdict::Revoked {

@@ -19,7 +19,7 @@ pub mod vc;
 
 pub use certificate::{
     CertificateClaims, CertificateError, CertificateRequest, CertificateVerdict, IssuedCertificate, IssuerKeys,
-    issue_certificate, verify_certificate, verify_certificate_for_audience,
+    issue_certificate, verify_certificate, verify_certificate_at, verify_certificate_for_audience,
 };
 pub use did::{Jwk, Jwks, did_web, jwks, node_did_document};
 pub use status_list::{
