@@ -266,6 +266,7 @@ mod tests {
                 },
                 signing: None,
                 demo_keys: false,
+                webhooks: Vec::new(),
             })
             .unwrap();
         let clock = OffsetClock::new();

@@ -25,6 +25,21 @@ pub struct OfficerConfig {
     /// `officer-signing.json`: present only if this node signs credentials for the officer.
     #[serde(default)]
     pub signing_key_file: Option<PathBuf>,
+    /// Where the node posts this officer's events (see `src/webhooks.rs`).
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+/// One webhook receiver of an officer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub url: String,
+    /// File holding the shared HMAC secret (at least 16 bytes; surrounding whitespace ignored).
+    pub secret_file: PathBuf,
+    /// Event types to send; empty means all.
+    #[serde(default)]
+    pub events: Vec<String>,
 }
 
 /// A watchlist the node loads.
@@ -72,6 +87,14 @@ pub struct Config {
     pub max_list_age_hours: u64,
     /// Standalone screening API: requests per officer per minute.
     pub screen_rate_per_minute: u32,
+    /// First webhook retry delay; doubles per failed attempt (capped at one hour).
+    pub webhook_retry_base_ms: u64,
+    /// Attempts before a webhook delivery is given up (kept in the dead-letter tree).
+    pub webhook_max_attempts: u32,
+    /// Timeout of one webhook delivery.
+    pub webhook_timeout_ms: u64,
+    /// How often the outbox worker looks for due deliveries when not woken.
+    pub outbox_poll_ms: u64,
 }
 
 impl Default for Config {
@@ -87,6 +110,7 @@ impl Default for Config {
                 name: "Demo AML Officer (demo keys)".into(),
                 public_key_file: PathBuf::from("keys-example/officer.public.json"),
                 signing_key_file: Some(PathBuf::from("keys-example/officer-signing.json")),
+                webhooks: Vec::new(),
             }],
             lists: Vec::new(),
             demo_list: true,
@@ -94,6 +118,10 @@ impl Default for Config {
             challenge_ttl_secs: 300,
             max_list_age_hours: 7 * 24,
             screen_rate_per_minute: 600,
+            webhook_retry_base_ms: 1000,
+            webhook_max_attempts: 15,
+            webhook_timeout_ms: 5000,
+            outbox_poll_ms: 500,
         }
     }
 }
@@ -143,6 +171,9 @@ impl Config {
             fix(&mut o.public_key_file);
             if let Some(s) = &mut o.signing_key_file {
                 fix(s);
+            }
+            for w in &mut o.webhooks {
+                fix(&mut w.secret_file);
             }
         }
         for l in &mut self.lists {
@@ -202,6 +233,18 @@ impl Config {
             if !ids.insert(&o.id) {
                 return Err(ConfigError::Invalid(format!("officer `{}` is configured twice", o.id)));
             }
+            for w in &o.webhooks {
+                if !(w.url.starts_with("https://") || w.url.starts_with("http://")) {
+                    return Err(ConfigError::Invalid(format!("officer `{}`: webhook URL `{}` is not http(s)", o.id, w.url)));
+                }
+                if let Some(e) = w.events.iter().find(|e| !crate::webhooks::types::ALL.contains(&e.as_str())) {
+                    return Err(ConfigError::Invalid(format!(
+                        "officer `{}`: unknown webhook event `{e}`; known: {}",
+                        o.id,
+                        crate::webhooks::types::ALL.join(", ")
+                    )));
+                }
+            }
         }
         let mut names = std::collections::HashSet::new();
         for l in &self.lists {
@@ -212,6 +255,9 @@ impl Config {
         }
         if self.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid("max_body_bytes must be at least 1024".into()));
+        }
+        if self.webhook_max_attempts == 0 || self.webhook_timeout_ms == 0 || self.outbox_poll_ms == 0 {
+            return Err(ConfigError::Invalid("webhook attempts, timeout and outbox poll must be positive".into()));
         }
         if !(10..=3600).contains(&self.challenge_ttl_secs) {
             return Err(ConfigError::Invalid("challenge_ttl_secs must be between 10 and 3600".into()));

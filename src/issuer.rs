@@ -81,6 +81,21 @@ pub struct Revocation {
     pub reason: String,
 }
 
+/// A change of one status bit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub officer: String,
+    pub purpose: StatusPurpose,
+    pub slot: StatusSlot,
+    pub value: bool,
+}
+
+/// A revocation ready to commit, or the record if it was revoked already.
+pub enum Revocable {
+    Already(CredentialRecord),
+    Staged { record: CredentialRecord, batch: Batch, change: StatusChange },
+}
+
 /// A compliance certificate as the node keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertificateRecord {
@@ -304,10 +319,21 @@ impl Issuer {
     fn with_list<T>(&self, key: &ListKey, f: impl FnOnce(&mut ListState) -> T) -> Result<T> {
         let mut lists = self.lists.lock().map_err(|_| Error::internal("status_list_poisoned", "status list lock"))?;
         if !lists.contains_key(key) {
-            let bits = match self.store.backend().get(BITS_TREE, bits_key(key).as_bytes())? {
-                Some(b) => StatusList::from_bytes(b)?,
-                None => StatusList::with_entries(STATUS_LIST_SIZE as usize)?,
-            };
+            // Set bits are stored one key each (changes commute and land in the same atomic
+            // batch as the record they belong to); the bitstring is rebuilt from them.
+            let mut bits = StatusList::with_entries(STATUS_LIST_SIZE as usize)?;
+            let prefix = format!("{}/", bits_key(key));
+            let mut after: Option<String> = None;
+            loop {
+                let page = self.store.scan::<()>(BITS_TREE, &prefix, after.as_deref(), 4096)?;
+                let Some((last, _)) = page.last() else { break };
+                after = Some(last.clone());
+                for (k, ()) in &page {
+                    if let Some(i) = k.rsplit('/').next().and_then(|i| i.parse::<u64>().ok()) {
+                        bits.set(i, true)?;
+                    }
+                }
+            }
             lists.insert(key.clone(), ListState { bits, version: 0, signed: None });
         }
         // Just inserted if it was missing.
@@ -319,34 +345,65 @@ impl Issuer {
         self.with_list(key, |s| s.bits.is_set(index))?.map_err(Error::from)
     }
 
-    /// Sets or clears a status bit and persists the list (flushed by the caller).
-    pub fn set_status(&self, officer: &str, purpose: StatusPurpose, slot: StatusSlot, value: bool) -> Result<()> {
-        let key = (officer.to_owned(), purpose, slot.list);
-        let bytes = self.with_list(&key, |s| -> Result<Vec<u8>> {
-            s.bits.set(slot.index, value)?;
-            s.version += 1;
-            Ok(s.bits.as_bytes().to_vec())
-        })??;
-        self.store.backend().put(BITS_TREE, bits_key(&key).as_bytes(), &bytes)?;
-        Ok(())
+    /// Whether a credential's bit is set for `purpose`.
+    pub fn status_of(&self, credential: &CredentialRecord, purpose: StatusPurpose) -> Result<bool> {
+        self.is_set(&(credential.officer.clone(), purpose, credential.status.list), credential.status.index)
     }
 
-    /// Revokes a credential: flips its bit and records why. Idempotent.
+    /// Adds a status bit change to a batch; call [`Issuer::applied`] once it committed.
+    pub fn stage_status(&self, batch: &mut Batch, change: &StatusChange) {
+        let key = format!("{}/{}", bits_key(&(change.officer.clone(), change.purpose, change.slot.list)), change.slot.index);
+        if change.value {
+            batch.put_raw(BITS_TREE, key.as_bytes(), b"null".to_vec());
+        } else {
+            batch.remove(BITS_TREE, &key);
+        }
+    }
+
+    /// Brings the in-memory list (and so the next signed list) up to a committed change.
+    pub fn applied(&self, change: &StatusChange) -> Result<()> {
+        let key = (change.officer.clone(), change.purpose, change.slot.list);
+        self.with_list(&key, |s| -> Result<()> {
+            s.bits.set(change.slot.index, change.value)?;
+            s.version += 1;
+            Ok(())
+        })?
+    }
+
+    /// Revokes a credential now: records why, flips its bit, commits. Idempotent: an already
+    /// revoked credential is returned unchanged. The caller flushes.
     pub fn revoke(&self, credential_id: &str, by: &str, reason: &str) -> Result<CredentialRecord> {
-        let now = self.clock.now();
-        let record = self
-            .store
-            .update::<CredentialRecord, Error>(CREDENTIALS_TREE, credential_id, |c| match c {
-                None => Err(Error::not_found("credential_not_found", "no such credential")),
-                Some(c) if c.revoked.is_some() => Ok(None),
-                Some(mut c) => {
-                    c.revoked = Some(Revocation { at: now, by: by.to_owned(), reason: reason.to_owned() });
-                    Ok(Some(c))
-                }
-            })?
-            .ok_or_else(|| Error::not_found("credential_not_found", "no such credential"))?;
-        self.set_status(&record.officer, StatusPurpose::Revocation, record.status, true)?;
+        let (record, batch, change) = match self.prepare_revocation(credential_id, by, reason)? {
+            Revocable::Already(record) => return Ok(record),
+            Revocable::Staged { record, batch, change } => (record, batch, change),
+        };
+        if !self.store.commit(&batch)? {
+            return Err(Error::conflict("credential_changed", "the credential changed concurrently; retry"));
+        }
+        self.applied(&change)?;
         Ok(record)
+    }
+
+    /// Stages a revocation in a batch (with a precondition on the record) without committing.
+    pub fn prepare_revocation(&self, credential_id: &str, by: &str, reason: &str) -> Result<Revocable> {
+        let raw = self
+            .store
+            .backend()
+            .get(CREDENTIALS_TREE, credential_id.as_bytes())?
+            .ok_or_else(|| Error::not_found("credential_not_found", "no such credential"))?;
+        let mut record: CredentialRecord = serde_json::from_slice(&raw)
+            .map_err(|e| Error::internal("storage_corrupt", format!("credential {credential_id}: {e}")))?;
+        if record.revoked.is_some() {
+            return Ok(Revocable::Already(record));
+        }
+        record.revoked = Some(Revocation { at: self.clock.now(), by: by.to_owned(), reason: reason.to_owned() });
+        let mut batch = Batch::new();
+        batch.expect_raw(CREDENTIALS_TREE, credential_id.as_bytes(), Some(raw));
+        batch.put(CREDENTIALS_TREE, credential_id, &record)?;
+        let change =
+            StatusChange { officer: record.officer.clone(), purpose: StatusPurpose::Revocation, slot: record.status, value: true };
+        self.stage_status(&mut batch, &change);
+        Ok(Revocable::Staged { record, batch, change })
     }
 
     /// The signed `BitstringStatusListCredential` for one of our lists, re-signed when stale.

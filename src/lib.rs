@@ -12,6 +12,7 @@
 //! - the node itself: `node` (everything built from a `config`), `auth` (API tokens),
 //!   `officers`, `store`, `clock`, `error`, `metrics`, and `api` (the HTTP adapter).
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod cases;
 pub mod claims;
@@ -26,9 +27,11 @@ pub mod lists;
 pub mod metrics;
 pub mod node;
 pub mod officers;
+pub mod profiles;
 pub mod requests;
 pub mod screening;
 pub mod seal;
 pub mod specs;
 pub mod store;
 pub mod watchlists;
+pub mod webhooks;

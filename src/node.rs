@@ -9,6 +9,7 @@ use serde::Serialize;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use crate::audit::{Audit, AuditEvent};
 use crate::auth::Authenticator;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -17,7 +18,8 @@ use crate::lists;
 use crate::metrics::Metrics;
 use crate::officers::{OfficerError, Officers};
 use crate::specs::SpecRegistry;
-use crate::store::{Store, StoreError};
+use crate::store::{Batch, Store, StoreError};
+use crate::webhooks::{Event, Outbox, OutboxSettings};
 use crate::watchlists::{AgeBasis, ListState, LiveLists, Retrieved, Snapshot, Sourced, modified_at};
 
 /// Keys the node derives from its own secret (`<data_dir>/node.secret`, created on first
@@ -27,6 +29,8 @@ pub struct NodeSecrets {
     pub fingerprint: [u8; 32],
     /// Keys the status-list index permutation.
     pub status_permutation: [u8; 32],
+    /// Seals screening profiles ([`crate::profiles`]): monitoring and re-runs.
+    pub profile: crate::keys::SealingSecret,
 }
 
 impl Drop for NodeSecrets {
@@ -46,7 +50,14 @@ impl NodeSecrets {
             let _ = hk.expand(label, &mut k);
             k
         };
-        NodeSecrets { fingerprint: derive(b"subject-fingerprint"), status_permutation: derive(b"status-permutation") }
+        let mut profile = derive(b"screening-profile");
+        let secrets = NodeSecrets {
+            fingerprint: derive(b"subject-fingerprint"),
+            status_permutation: derive(b"status-permutation"),
+            profile: crate::keys::SealingSecret::from_bytes(profile),
+        };
+        zeroize::Zeroize::zeroize(&mut profile);
+        secrets
     }
 
     /// Reads the node secret, creating it on first start.
@@ -92,6 +103,8 @@ pub enum StartError {
     List(#[from] lists::ListError),
     #[error("specs: {0}")]
     Specs(crate::error::Error),
+    #[error("audit log: {0}")]
+    Audit(crate::error::Error),
     #[error("public URL `{0}` must be http(s)://host[:port]")]
     PublicUrl(String),
 }
@@ -109,7 +122,9 @@ pub struct Node {
     pub secrets: NodeSecrets,
     /// `host[:port]` of the public URL: what holders' challenge messages must name.
     pub domain: String,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
+    pub audit: Audit,
+    pub outbox: Arc<Outbox>,
 }
 
 /// Loads the configured lists, or the embedded demo list when none is configured.
@@ -158,6 +173,18 @@ impl Node {
             Issuer::new(store.clone(), clock.clone(), officers.clone(), &public_url, secrets.status_permutation);
         let snapshot = Snapshot::build(loaded, clock.now());
         let lists = LiveLists::new(snapshot, config.max_list_age_hours);
+        let audit = Audit::open(store.clone()).map_err(StartError::Audit)?;
+        let outbox = Arc::new(Outbox::new(
+            store.clone(),
+            clock.clone(),
+            officers.clone(),
+            OutboxSettings {
+                retry_base: std::time::Duration::from_millis(config.webhook_retry_base_ms),
+                max_attempts: config.webhook_max_attempts,
+                timeout: std::time::Duration::from_millis(config.webhook_timeout_ms),
+                poll: std::time::Duration::from_millis(config.outbox_poll_ms),
+            },
+        ));
         Ok(Node {
             config,
             store,
@@ -169,8 +196,23 @@ impl Node {
             lists,
             secrets,
             domain,
-            metrics: Metrics::default(),
+            metrics: Arc::new(Metrics::default()),
+            audit,
+            outbox,
         })
+    }
+
+    /// Commits a batch with its audit entries and webhook events, atomically. Returns `false`
+    /// (nothing written) when a precondition failed. The caller flushes before answering.
+    pub fn commit(&self, mut batch: Batch, audit: Vec<AuditEvent>, events: &[Event]) -> crate::error::Result<bool> {
+        for e in events {
+            self.outbox.stage(&mut batch, e)?;
+        }
+        let ok = self.audit.commit(batch, audit, self.clock.now())?;
+        if ok && !events.is_empty() {
+            self.outbox.wake();
+        }
+        Ok(ok)
     }
 
     /// What `/health` answers.

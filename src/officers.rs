@@ -20,6 +20,32 @@ pub struct Officer {
     pub signing: Option<Arc<OfficerSigningKey>>,
     /// Whether any of the officer's key files is a published demo key.
     pub demo_keys: bool,
+    pub webhooks: Vec<Webhook>,
+}
+
+/// A webhook receiver with its shared secret.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub url: String,
+    pub secret: Arc<zeroize::Zeroizing<Vec<u8>>>,
+    /// Event types; empty means all.
+    pub events: Vec<String>,
+}
+
+fn load_webhook(officer: &str, c: &crate::config::WebhookConfig) -> Result<Webhook, OfficerError> {
+    let bad = |m: String| OfficerError::Webhook { officer: officer.to_owned(), message: m };
+    let raw = zeroize::Zeroizing::new(
+        std::fs::read(&c.secret_file).map_err(|e| bad(format!("{}: {e}", c.secret_file.display())))?,
+    );
+    let trimmed = raw.trim_ascii();
+    if trimmed.len() < 16 {
+        return Err(bad(format!("{}: the secret must be at least 16 bytes", c.secret_file.display())));
+    }
+    Ok(Webhook {
+        url: c.url.clone(),
+        secret: Arc::new(zeroize::Zeroizing::new(trimmed.to_vec())),
+        events: c.events.clone(),
+    })
 }
 
 impl Officer {
@@ -44,6 +70,8 @@ pub enum OfficerError {
     KeyMismatch { officer: String, signing: String, public: String },
     #[error("officers `{0}` and `{1}` have the same key")]
     DuplicateKey(String, String),
+    #[error("officer `{officer}`: webhook: {message}")]
+    Webhook { officer: String, message: String },
 }
 
 /// The officers, by id and by DID.
@@ -74,7 +102,8 @@ impl Officers {
             };
             let demo_keys = crate::keys::is_demo_key_file(&c.public_key_file)
                 || signing.as_ref().is_some_and(|k| k.demo_warning().is_some());
-            out.insert(Officer { id: c.id.clone(), name: c.name.clone(), keys, signing, demo_keys })?;
+            let webhooks = c.webhooks.iter().map(|w| load_webhook(&c.id, w)).collect::<Result<_, _>>()?;
+            out.insert(Officer { id: c.id.clone(), name: c.name.clone(), keys, signing, demo_keys, webhooks })?;
         }
         Ok(out)
     }

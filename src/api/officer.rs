@@ -9,7 +9,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use super::{ApiJson, AppState, authorization};
+use super::{ApiJson, ApiQuery, AppState, authorization, optional_json};
+use crate::cases::review::{self, CaseDecision, HitDecision, QueueFilter};
 use crate::cases::{CASES_TREE, Case};
 use crate::error::{Error, Result};
 use crate::node::Node;
@@ -25,6 +26,15 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/officer/specs/{id}/deactivate", post(deactivate_spec))
         .route("/v1/officer/requests/{id}", get(get_request))
         .route("/v1/officer/requests/{id}/sealed", get(get_sealed))
+        .route("/v1/officer/cases", get(list_cases))
+        .route("/v1/officer/cases/{id}", get(get_case))
+        .route("/v1/officer/cases/{id}/open", post(open_case))
+        .route("/v1/officer/cases/{id}/release", post(release_case))
+        .route("/v1/officer/cases/{id}/hits/{entity}/decision", post(decide_hit))
+        .route("/v1/officer/cases/{id}/decision", post(decide_case))
+        .route("/v1/officer/cases/{id}/rerun", post(rerun_case))
+        .route("/v1/officer/credentials/{id}/revoke", post(revoke_credential))
+        .route("/v1/officer/audit", get(audit_log))
 }
 
 fn officer(node: &Node, headers: &HeaderMap) -> Result<std::sync::Arc<Officer>> {
@@ -91,4 +101,118 @@ async fn get_sealed(State(node): State<AppState>, headers: HeaderMap, Path(id): 
     let o = officer(&node, &headers)?;
     let sealed = requests::sealed_for_officer(&node, &o.id, &id)?;
     Ok(Json(serde_json::to_value(sealed).map_err(|e| Error::internal("encode", e.to_string()))?))
+}
+
+async fn list_cases(
+    State(node): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(filter): ApiQuery<QueueFilter>,
+) -> Result<Json<review::QueuePage>> {
+    let o = officer(&node, &headers)?;
+    Ok(Json(review::queue(&node, &o.id, &filter)?))
+}
+
+async fn get_case(State(node): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Json<Case>> {
+    let o = officer(&node, &headers)?;
+    Ok(Json(review::case_for(&node, &o.id, &id)?))
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RevisionBody {
+    #[serde(default)]
+    revision: Option<u64>,
+}
+
+async fn open_case(
+    State(node): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Case>> {
+    let o = officer(&node, &headers)?;
+    let b: RevisionBody = optional_json(&body)?;
+    Ok(Json(review::open(&node, &o.id, &id, b.revision).await?))
+}
+
+async fn release_case(
+    State(node): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Case>> {
+    let o = officer(&node, &headers)?;
+    let b: RevisionBody = optional_json(&body)?;
+    Ok(Json(review::release(&node, &o.id, &id, b.revision).await?))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HitDecisionBody {
+    decision: HitDecision,
+    reason: String,
+    revision: u64,
+}
+
+async fn decide_hit(
+    State(node): State<AppState>,
+    headers: HeaderMap,
+    Path((id, entity)): Path<(String, String)>,
+    ApiJson(b): ApiJson<HitDecisionBody>,
+) -> Result<Json<Case>> {
+    let o = officer(&node, &headers)?;
+    Ok(Json(review::decide_hit(&node, &o.id, &id, &entity, b.decision, &b.reason, b.revision).await?))
+}
+
+async fn decide_case(
+    State(node): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiJson(d): ApiJson<CaseDecision>,
+) -> Result<Json<Value>> {
+    let o = officer(&node, &headers)?;
+    let (case, request) = review::decide(&node, &o, &id, &d).await?;
+    Ok(Json(json!({"case": case, "request": request})))
+}
+
+async fn rerun_case(State(node): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Json<Value>> {
+    let o = officer(&node, &headers)?;
+    let (case, request) = review::rerun(&node, &o, &id).await?;
+    Ok(Json(json!({"case": case, "request": request})))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeBody {
+    reason: String,
+}
+
+async fn revoke_credential(
+    State(node): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<RevokeBody>,
+) -> Result<Json<Value>> {
+    let o = officer(&node, &headers)?;
+    let record = crate::requests::revoke_credential(&node, &o.id, &id, &b.reason).await?;
+    Ok(Json(json!({"credential_id": record.id, "revoked": record.revoked})))
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    #[serde(default)]
+    after: u64,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+async fn audit_log(
+    State(node): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> Result<Json<Value>> {
+    let o = officer(&node, &headers)?;
+    let entries = node.audit.entries(&o.id, q.after, q.limit.unwrap_or(100).clamp(1, 1000))?;
+    Ok(Json(json!({"entries": entries})))
 }

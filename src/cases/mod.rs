@@ -20,7 +20,38 @@ use sha2::Sha256;
 use crate::lists::Category;
 use crate::screening::{Decision, HitStatus, ListVersion, NoMatchReason, Query, Screening};
 
+pub mod history;
+pub mod review;
+
+pub use history::{SUPPRESSION_DAYS, prepare_case};
+
 pub const CASES_TREE: &str = "cases";
+/// Open cases by officer and age: the review queue.
+pub const QUEUE_TREE: &str = "case_queue";
+/// Every case by officer and age.
+pub const BY_OFFICER_TREE: &str = "case_by_officer";
+
+fn ts_key(t: DateTime<Utc>) -> String {
+    format!("{:020}", t.timestamp_micros().max(0))
+}
+
+impl Case {
+    pub fn queue_key(&self) -> String {
+        format!("{}|{}|{}", self.officer, ts_key(self.created_at), self.id)
+    }
+
+    /// Adds the case and its index entries to a batch (the queue entry only while open).
+    pub fn stage(&self, batch: &mut crate::store::Batch) -> crate::error::Result<()> {
+        batch.put(CASES_TREE, &self.id, self)?;
+        batch.put(BY_OFFICER_TREE, &self.queue_key(), &())?;
+        if self.status.is_open() {
+            batch.put(QUEUE_TREE, &self.queue_key(), &())?;
+        } else {
+            batch.remove(QUEUE_TREE, &self.queue_key());
+        }
+        Ok(())
+    }
+}
 
 /// Lifecycle status of a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -114,6 +145,64 @@ pub struct Case {
     pub decision: Option<Decided>,
     /// Bumped on every change; decisions must name the revision they saw.
     pub revision: u64,
+    /// Possible matches left out because an officer cleared them for this subject.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suppressed: Vec<SuppressedHit>,
+    /// The earlier reviewed check whose outcome this one took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inherited_from: Option<Inheritance>,
+}
+
+/// A hit left out of a check: cleared as a false positive for the same subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuppressedHit {
+    pub entity_id: String,
+    /// The check where an officer cleared it.
+    pub cleared_in: String,
+    pub until: DateTime<Utc>,
+}
+
+/// Why a check took an earlier check's outcome (seed 001).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InheritanceReason {
+    /// The same holder with the same identifying data had a check with the same hits.
+    SameSubject,
+    /// The same person (identity fingerprint) under another holder DID.
+    SameIdentity,
+    /// The same holder DID with other identifying data.
+    SameHolder,
+}
+
+impl InheritanceReason {
+    pub fn description(self) -> &'static str {
+        match self {
+            InheritanceReason::SameSubject => {
+                "the holder's data exactly matched a previous check of the same holder with the same hits"
+            }
+            InheritanceReason::SameIdentity => {
+                "the subject's identity exactly matched a check of another holder with the same hits"
+            }
+            InheritanceReason::SameHolder => "the same holder DID had a reviewed check with the same hits",
+        }
+    }
+
+    /// Lower wins: the same subject's own check beats a related one.
+    fn priority(self) -> u8 {
+        match self {
+            InheritanceReason::SameSubject => 0,
+            InheritanceReason::SameIdentity => 1,
+            InheritanceReason::SameHolder => 2,
+        }
+    }
+}
+
+/// The link from an inheriting check to its source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inheritance {
+    pub case_id: String,
+    pub reason: InheritanceReason,
+    pub description: String,
 }
 
 /// Random ids with a readable prefix: `req_…`, `case_…`.
@@ -183,6 +272,8 @@ impl Case {
             assignee: None,
             decision,
             revision: 1,
+            suppressed: Vec::new(),
+            inherited_from: None,
         }
     }
 

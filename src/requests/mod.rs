@@ -21,15 +21,21 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::cases::{CASES_TREE, Case, CaseStatus, fingerprint, new_id};
+use crate::audit::AuditEvent;
+use crate::cases::history::{CheckContext, stage_review};
+use crate::cases::{Case, CaseStatus, fingerprint, new_id, prepare_case};
 use crate::claims::{
     ChallengeMessage, Nonce, Presentation, check_binding, verify_holder_signature, verify_kyc_credential,
 };
 use crate::error::{Error, Result};
-use crate::issuer::{CertificateRecord, CredentialRecord, Issuer};
+use crate::issuer::{CertificateRecord, CredentialRecord, Issuer, Revocable, StatusChange};
 use crate::keys::ed25519_from_did;
 use crate::metrics::Metrics;
 use crate::node::Node;
+use crate::officers::Officer;
+use crate::profiles::{PROFILES_TREE, ProfilePurpose, StoredProfile, seal_profile};
+use crate::specs::Spec;
+use crate::webhooks::{Event, types as webhook_types};
 use crate::screening::Decision;
 use crate::seal::SealedRecord;
 use crate::store::Batch;
@@ -230,6 +236,30 @@ async fn submit_inner(node: &Node, s: &Submission) -> Result<Outcome> {
 
     let subject = fingerprint(&node.secrets.fingerprint, &query);
     let screened = snapshot.watchlists.screen(&query, &spec.policy);
+    let ctx = CheckContext { request_id: &request_id, officer: &officer.id, holder: &holder, subject: &subject, spec: &spec };
+    let case_id = new_id("case");
+    let case = match screened {
+        Ok(screening) => prepare_case(&node.store, &ctx, screening, case_id, now)?,
+        Err(e) => {
+            tracing::error!(request = %request_id, error = %e, "screening failed");
+            error_case(case_id, &ctx, now)
+        }
+    };
+    // Re-screening needs the query: kept sealed under the node's profile key only when the
+    // spec monitors or the check must be re-run.
+    let profile = if spec.monitoring || case.status == CaseStatus::Error {
+        let purpose = if case.status == CaseStatus::Error { ProfilePurpose::Rerun } else { ProfilePurpose::Monitoring };
+        Some(StoredProfile {
+            request_id: request_id.clone(),
+            officer: officer.id.clone(),
+            spec_id: spec.id.clone(),
+            purpose,
+            expires_at: None,
+            sealed: seal_profile(&node.secrets.profile.public_key(), &request_id, &query)?,
+        })
+    } else {
+        None
+    };
     claims::wipe_query(&mut query);
 
     // Seal the input to the officer right away; only ciphertext is kept.
@@ -250,106 +280,202 @@ async fn submit_inner(node: &Node, s: &Submission) -> Result<Outcome> {
     };
     drop(collected);
 
-    let case_id = new_id("case");
-    let case = match &screened {
-        Ok(screening) => Case::from_screening(
-            case_id.clone(),
-            &request_id,
-            &officer.id,
-            &holder,
-            &subject,
-            (&spec.id, spec.version),
-            screening,
-            now,
-        ),
-        Err(e) => {
-            tracing::error!(request = %request_id, error = %e, "screening failed");
-            error_case(case_id.clone(), &request_id, &officer.id, &holder, &subject, &spec, now)
-        }
-    };
-    let pass = matches!(&screened, Ok(s) if matches!(s.decision, Decision::NoMatch | Decision::Approved));
-    let (credential, certificate) = if pass {
-        let (c, cert) =
-            node.issuer.issue(&officer, &spec, &holder, &request_id, now, credential_list_versions(&snapshot)).await?;
-        (Some(c), Some(cert))
-    } else {
-        (None, None)
-    };
-    let status = match (&credential, case.status) {
-        (Some(_), _) => RequestStatus::Issued,
-        (None, CaseStatus::ConfirmedMatch) => RequestStatus::Rejected,
-        (None, CaseStatus::Error) => RequestStatus::Error,
-        (None, _) => RequestStatus::InReview,
-    };
     let request = RequestRecord {
         id: request_id.clone(),
-        holder,
+        holder: holder.clone(),
         officer: officer.id.clone(),
         spec_id: spec.id.clone(),
         spec_version: spec.version,
-        status,
-        case_id,
-        credential_id: credential.as_ref().map(|c| c.id.clone()),
-        rejection_reason: (status == RequestStatus::Rejected).then(|| REJECTION_REASON.to_owned()),
+        status: RequestStatus::InReview,
+        case_id: case.id.clone(),
+        credential_id: None,
+        rejection_reason: None,
         subject,
         presentation_digest: message.presentation_digest.clone(),
         kyc_issuers: verified.iter().map(|v| v.issuer.clone()).collect(),
         created_at: now,
         updated_at: now,
     };
-
     let mut batch = Batch::new();
-    batch.expect_absent(REQUESTS_TREE, &request.id).put(REQUESTS_TREE, &request.id, &request)?;
-    batch.put(HOLDER_REQUESTS_TREE, &holder_index_key(&request), &())?;
-    batch.put(SEALED_TREE, &request.id, &sealed)?;
-    batch.put(CASES_TREE, &case.id, &case)?;
-    if let (Some(c), Some(cert)) = (&credential, &certificate) {
-        Issuer::stage(&mut batch, c, cert)?;
+    batch.expect_absent(REQUESTS_TREE, &request.id);
+    let mut audit = vec![case_audit(&case, "check.completed", "engine")];
+    let mut events = case_events(&case, now);
+    let settled = settle(node, request, &case, &spec, &officer, "engine", &mut batch, &mut audit, &mut events).await?;
+    case.stage(&mut batch)?;
+    stage_review(&mut batch, &case, now)?;
+    batch.put(HOLDER_REQUESTS_TREE, &holder_index_key(&settled.request), &())?;
+    batch.put(SEALED_TREE, &request_id, &sealed)?;
+    if let Some(p) = &profile {
+        batch.put(PROFILES_TREE, &request_id, p)?;
     }
-    node.store.commit(&batch)?;
+    if !node.commit(batch, audit, &events)? {
+        return Err(Error::conflict("request_conflict", "the request collided with a concurrent one; retry"));
+    }
+    settled.apply(node)?;
     flush(node).await?;
 
+    let status = settled.request.status;
     Metrics::inc(match status {
         RequestStatus::Issued => &node.metrics.requests_issued_total,
         RequestStatus::InReview => &node.metrics.requests_in_review_total,
         RequestStatus::Rejected | RequestStatus::Error => &node.metrics.requests_rejected_total,
     });
-    if certificate.is_some() {
+    if settled.certificate.is_some() {
         Metrics::inc(&node.metrics.certificates_issued_total);
     }
-    tracing::info!(request = %request.id, spec = %spec.key(), status = ?status, "request decided");
-    Ok(Outcome { request, credential, certificate })
+    tracing::info!(request = %request_id, spec = %spec.key(), status = ?status, case = %case.id, "request decided");
+    Ok(Outcome { request: settled.request, credential: settled.credential, certificate: settled.certificate })
 }
 
-fn credential_list_versions(snapshot: &crate::watchlists::Snapshot) -> Vec<crate::credentials::ListVersion> {
-    snapshot
-        .versions()
-        .into_iter()
-        .map(|v| crate::credentials::ListVersion {
-            name: v.name,
-            content_hash: v.content_hash,
-            list_date: v.list_date.unwrap_or_else(|| "not stated".into()),
-        })
-        .collect()
+/// What a check's outcome did to its request, ready to commit.
+pub struct Settled {
+    pub request: RequestRecord,
+    /// Issued now (with `certificate`), or revoked now.
+    pub credential: Option<CredentialRecord>,
+    pub certificate: Option<CertificateRecord>,
+    pub status_changes: Vec<StatusChange>,
 }
 
-fn error_case(
-    id: String,
-    request_id: &str,
-    officer: &str,
-    holder: &str,
-    subject: &str,
-    spec: &crate::specs::Spec,
-    now: DateTime<Utc>,
-) -> Case {
+impl Settled {
+    /// Brings in-memory state up to the committed batch.
+    pub fn apply(&self, node: &Node) -> Result<()> {
+        for c in &self.status_changes {
+            node.issuer.applied(c)?;
+        }
+        Ok(())
+    }
+}
+
+/// The audit entry of a check.
+pub fn case_audit(case: &Case, action: &'static str, actor: &str) -> AuditEvent {
+    AuditEvent::new(
+        &case.officer,
+        actor,
+        action,
+        &case.id,
+        json!({
+            "request_id": case.request_id,
+            "status": case.status,
+            "engine_decision": case.engine_decision,
+            "no_match_reason": case.no_match_reason,
+            "result_code": case.result_code,
+            "hits": case.hits.iter().map(|h| json!({"entity_id": h.entity_id, "match_score": h.match_score, "risk_score": h.risk_score, "status": h.status})).collect::<Vec<_>>(),
+            "suppressed": case.suppressed.iter().map(|s| &s.entity_id).collect::<Vec<_>>(),
+            "inherited_from": case.inherited_from,
+            "lists": case.list_versions,
+        }),
+    )
+}
+
+/// The webhook events of a fresh check: created (open) or decided (closed by the engine).
+pub fn case_events(case: &Case, now: DateTime<Utc>) -> Vec<Event> {
+    let data = json!({
+        "case_id": case.id,
+        "request_id": case.request_id,
+        "holder": case.holder,
+        "spec": {"id": case.spec_id, "version": case.spec_version},
+        "status": case.status,
+        "hits": case.hits.len(),
+        "inherited_from": case.inherited_from,
+    });
+    if case.status.is_open() {
+        vec![Event::new(webhook_types::CASE_CREATED, &case.officer, data, now)]
+    } else if case.decision.is_some() {
+        vec![Event::new(webhook_types::CASE_DECIDED, &case.officer, data, now)]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Applies a check's outcome to its request: a pass issues the credential (once), a confirmed
+/// match rejects the request and revokes a credential issued earlier, an open check keeps it
+/// in review. Everything is staged in `batch`; nothing is committed here.
+#[allow(clippy::too_many_arguments)]
+pub async fn settle(
+    node: &Node,
+    mut request: RequestRecord,
+    case: &Case,
+    spec: &Spec,
+    officer: &Officer,
+    actor: &str,
+    batch: &mut Batch,
+    audit: &mut Vec<AuditEvent>,
+    events: &mut Vec<Event>,
+) -> Result<Settled> {
+    let now = node.clock.now();
+    let pass = matches!(case.status, CaseStatus::NoMatch | CaseStatus::FalsePositive)
+        || (case.status.is_open() && case.engine_decision == Decision::Approved);
+    let mut settled = Settled { request: request.clone(), credential: None, certificate: None, status_changes: Vec::new() };
+    request.case_id = case.id.clone();
+    request.updated_at = now;
+    if pass {
+        if request.credential_id.is_none() {
+            let versions = case
+                .list_versions
+                .iter()
+                .map(|v| crate::credentials::ListVersion {
+                    name: v.name.clone(),
+                    content_hash: v.content_hash.clone(),
+                    list_date: v.list_date.clone().unwrap_or_else(|| "not stated".into()),
+                })
+                .collect();
+            let (c, cert) = node.issuer.issue(officer, spec, &request.holder, &request.id, case.created_at, versions).await?;
+            Issuer::stage(batch, &c, &cert)?;
+            let data = json!({
+                "request_id": request.id,
+                "credential_id": c.id,
+                "holder": request.holder,
+                "spec": {"id": c.spec_id, "version": c.spec_version},
+                "valid_until": c.valid_until,
+                "status_list": c.status_list_credential,
+                "status_index": c.status.index,
+            });
+            audit.push(AuditEvent::new(&officer.id, actor, "credential.issued", &c.id, data.clone()));
+            events.push(Event::new(webhook_types::CREDENTIAL_ISSUED, &officer.id, data, now));
+            request.credential_id = Some(c.id.clone());
+            settled.credential = Some(c);
+            settled.certificate = Some(cert);
+        }
+        request.status = RequestStatus::Issued;
+        request.rejection_reason = None;
+    } else if case.status == CaseStatus::ConfirmedMatch {
+        if request.status != RequestStatus::Rejected {
+            let data = json!({"request_id": request.id, "case_id": case.id, "holder": request.holder});
+            audit.push(AuditEvent::new(&officer.id, actor, "request.rejected", &request.id, data.clone()));
+            events.push(Event::new(webhook_types::REQUEST_REJECTED, &officer.id, data, now));
+        }
+        request.status = RequestStatus::Rejected;
+        request.rejection_reason = Some(REJECTION_REASON.to_owned());
+        if let Some(id) = &request.credential_id
+            && let Revocable::Staged { record, batch: revocation, change } =
+                node.issuer.prepare_revocation(id, actor, &format!("confirmed match in check {}", case.id))?
+        {
+            batch.extend(revocation);
+            let data = json!({"credential_id": record.id, "request_id": request.id, "case_id": case.id, "reason": "confirmed match"});
+            audit.push(AuditEvent::new(&officer.id, actor, "credential.revoked", &record.id, data.clone()));
+            events.push(Event::new(webhook_types::CREDENTIAL_REVOKED, &officer.id, data, now));
+            settled.status_changes.push(change);
+            settled.credential = Some(record);
+        }
+    } else if case.status == CaseStatus::Error {
+        request.status = RequestStatus::Error;
+    } else {
+        request.status = RequestStatus::InReview;
+    }
+    batch.put(REQUESTS_TREE, &request.id, &request)?;
+    settled.request = request;
+    Ok(settled)
+}
+
+fn error_case(id: String, ctx: &CheckContext<'_>, now: DateTime<Utc>) -> Case {
     Case {
         id,
-        request_id: request_id.to_owned(),
-        officer: officer.to_owned(),
-        holder: holder.to_owned(),
-        subject: subject.to_owned(),
-        spec_id: spec.id.clone(),
-        spec_version: spec.version,
+        request_id: ctx.request_id.to_owned(),
+        officer: ctx.officer.to_owned(),
+        holder: ctx.holder.to_owned(),
+        subject: ctx.subject.to_owned(),
+        spec_id: ctx.spec.id.clone(),
+        spec_version: ctx.spec.version,
         status: CaseStatus::Error,
         no_match_reason: Some(crate::screening::NoMatchReason::InternalSystemError),
         engine_decision: Decision::Review,
@@ -361,6 +487,8 @@ fn error_case(
         assignee: None,
         decision: None,
         revision: 1,
+        suppressed: Vec::new(),
+        inherited_from: None,
     }
 }
 
@@ -462,4 +590,34 @@ pub fn prune_challenges(node: &Node) -> Result<usize> {
             }
         }
     }
+}
+
+/// An officer's explicit revocation of one of their credentials (API and CLI).
+pub async fn revoke_credential(node: &Node, officer: &str, credential_id: &str, reason: &str) -> Result<CredentialRecord> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 2000 {
+        return Err(Error::bad_request("reason_required", "give a reason of 1-2000 characters"));
+    }
+    let current = node
+        .issuer
+        .credential(credential_id)?
+        .filter(|c| c.officer == officer)
+        .ok_or_else(|| Error::not_found("credential_not_found", "you have no such credential"))?;
+    let (record, mut batch, change) = match node.issuer.prepare_revocation(&current.id, officer, reason)? {
+        Revocable::Already(record) => return Ok(record),
+        Revocable::Staged { record, batch, change } => (record, batch, change),
+    };
+    let now = node.clock.now();
+    let data = json!({"credential_id": record.id, "request_id": record.request_id, "holder": record.holder, "reason": reason});
+    let audit = vec![AuditEvent::new(officer, officer, "credential.revoked", &record.id, data.clone())];
+    let events = [Event::new(webhook_types::CREDENTIAL_REVOKED, officer, data, now)];
+    // The monitoring profile goes with the credential.
+    batch.remove(PROFILES_TREE, &record.request_id);
+    if !node.commit(batch, audit, &events)? {
+        return Err(Error::conflict("credential_changed", "the credential changed concurrently; retry"));
+    }
+    node.issuer.applied(&change)?;
+    flush(node).await?;
+    Metrics::inc(&node.metrics.credentials_revoked_total);
+    Ok(record)
 }

@@ -54,6 +54,9 @@ pub enum NoMatchReason {
     HitsAreBelowRelevanceScoreThreshold,
     /// The engine failed; never a pass. Set by callers, not by the engine itself.
     InternalSystemError,
+    /// Every possible match was cleared as a false positive for this subject by an officer
+    /// within the last year (suppression). Set by callers, not by the engine itself.
+    SuppressedFalsePositives,
 }
 
 /// Smile ID's AML result codes.
@@ -166,6 +169,12 @@ pub(super) fn decide(
         };
     }
 
+    let (decision, result_code) = decide_possible_matches(&hits, golden_sanction, policy);
+    Screening { decision, no_match_reason: None, result_code, hits, false_positives: fps, lists }
+}
+
+/// The decision and result code for a non-empty set of possible matches.
+fn decide_possible_matches(hits: &[Hit], golden_sanction: bool, policy: &Policy) -> (Decision, ResultCode) {
     let sanction = hits.iter().any(|h| h.categories.contains(&Category::Sanction));
     let max_risk = hits.iter().map(|h| h.risk_score).max().unwrap_or(0);
     let decision = match policy.auto_decline {
@@ -177,5 +186,26 @@ pub(super) fn decide(
     };
     let only_media = hits.iter().all(|h| h.categories.iter().all(|c| *c == Category::AdverseMedia));
     let result_code = if only_media { ResultCode::NotListedWarning } else { ResultCode::Listed };
-    Screening { decision, no_match_reason: None, result_code, hits, false_positives: fps, lists }
+    (decision, result_code)
+}
+
+impl Screening {
+    /// The screening with some possible matches taken out (e.g. false positives an officer
+    /// already cleared for this subject), decided again under the same policy. Without any
+    /// possible match left it is a no-match for `reason`.
+    pub fn without_hits(mut self, entity_ids: &[&str], policy: &Policy, reason: NoMatchReason) -> Screening {
+        self.hits.retain(|h| !entity_ids.contains(&h.entity_id.as_str()));
+        if self.hits.is_empty() {
+            self.decision = Decision::NoMatch;
+            self.no_match_reason = Some(reason);
+            self.result_code = ResultCode::NotListed;
+        } else {
+            let golden_sanction = self
+                .hits
+                .iter()
+                .any(|h| h.explanation.golden_key.is_some() && h.categories.contains(&Category::Sanction));
+            (self.decision, self.result_code) = decide_possible_matches(&self.hits, golden_sanction, policy);
+        }
+        self
+    }
 }

@@ -131,6 +131,12 @@ impl Batch {
         self
     }
 
+    /// Fails the commit unless `key` holds exactly these bytes (`None`: absent).
+    pub fn expect_raw(&mut self, tree: &str, key: &[u8], value: Option<Vec<u8>>) -> &mut Batch {
+        self.ops.push(BatchOp::Expect { tree: tree.to_owned(), key: key.to_vec(), value });
+        self
+    }
+
     /// Fails the commit unless `key` still holds `value` exactly (optimistic concurrency).
     pub fn expect<T: Serialize>(&mut self, tree: &str, key: &str, value: &T) -> StoreResult<&mut Batch> {
         let value = encode(tree, value)?;
@@ -140,6 +146,12 @@ impl Batch {
 
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
+    }
+
+    /// Appends another batch's operations.
+    pub fn extend(&mut self, other: Batch) -> &mut Batch {
+        self.ops.extend(other.ops);
+        self
     }
 
     pub fn ops(&self) -> &[BatchOp] {

@@ -104,6 +104,7 @@ pub fn config_for(root: &Path, listen: &str) -> Config {
         name: id.into(),
         public_key_file: root.join(dir).join(keys::file_names::OFFICER_PUBLIC),
         signing_key_file: Some(root.join(dir).join(keys::file_names::OFFICER_SIGNING)),
+        webhooks: Vec::new(),
     };
     Config {
         listen: listen.into(),
