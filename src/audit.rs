@@ -248,7 +248,8 @@ mod tests {
 
     fn append(audit: &Audit, n: usize) {
         for i in 0..n {
-            let e = AuditEvent::new("o1", "o1", "case.decided", &format!("case_{i}"), json!({"outcome": "false-positive"}));
+            let e =
+                AuditEvent::new("o1", "o1", "case.decided", &format!("case_{i}"), json!({"outcome": "false-positive"}));
             assert!(audit.commit(Batch::new(), vec![e], Utc::now()).unwrap());
         }
     }

@@ -38,6 +38,8 @@ pub type ClientResult<T> = Result<T, ClientError>;
 pub struct NodeClient {
     http: reqwest::Client,
     base: String,
+    /// Seconds added to the local clock when minting tokens (tests whose node clock runs ahead).
+    clock_offset: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// A prepared submission: the body of `POST /v1/requests`.
@@ -48,7 +50,20 @@ pub struct PreparedRequest {
 
 impl NodeClient {
     pub fn new(base: &str) -> NodeClient {
-        NodeClient { http: reqwest::Client::new(), base: base.trim_end_matches('/').to_owned() }
+        NodeClient {
+            http: reqwest::Client::new(),
+            base: base.trim_end_matches('/').to_owned(),
+            clock_offset: Default::default(),
+        }
+    }
+
+    /// Mints tokens as if the clock were `secs` later (shared by clones).
+    pub fn advance_clock(&self, secs: i64) {
+        self.clock_offset.fetch_add(secs, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn now(&self) -> chrono::DateTime<Utc> {
+        Utc::now() + chrono::Duration::seconds(self.clock_offset.load(std::sync::atomic::Ordering::SeqCst))
     }
 
     pub fn base(&self) -> &str {
@@ -66,7 +81,7 @@ impl NodeClient {
     pub async fn get(&self, path: &str, signer: Option<&dyn TokenSigner>) -> ClientResult<Value> {
         let mut req = self.http.get(format!("{}{path}", self.base));
         if let Some(s) = signer {
-            req = req.bearer_auth(mint_token(s, &self.base, Utc::now(), 120));
+            req = req.bearer_auth(mint_token(s, &self.base, self.now(), 120));
         }
         Self::answer(req.send().await?).await
     }
@@ -75,7 +90,7 @@ impl NodeClient {
     pub async fn post(&self, path: &str, body: &Value, signer: Option<&dyn TokenSigner>) -> ClientResult<Value> {
         let mut req = self.http.post(format!("{}{path}", self.base)).json(body);
         if let Some(s) = signer {
-            req = req.bearer_auth(mint_token(s, &self.base, Utc::now(), 120));
+            req = req.bearer_auth(mint_token(s, &self.base, self.now(), 120));
         }
         Self::answer(req.send().await?).await
     }

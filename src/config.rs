@@ -235,7 +235,10 @@ impl Config {
             }
             for w in &o.webhooks {
                 if !(w.url.starts_with("https://") || w.url.starts_with("http://")) {
-                    return Err(ConfigError::Invalid(format!("officer `{}`: webhook URL `{}` is not http(s)", o.id, w.url)));
+                    return Err(ConfigError::Invalid(format!(
+                        "officer `{}`: webhook URL `{}` is not http(s)",
+                        o.id, w.url
+                    )));
                 }
                 if let Some(e) = w.events.iter().find(|e| !crate::webhooks::types::ALL.contains(&e.as_str())) {
                     return Err(ConfigError::Invalid(format!(

@@ -352,7 +352,8 @@ impl Issuer {
 
     /// Adds a status bit change to a batch; call [`Issuer::applied`] once it committed.
     pub fn stage_status(&self, batch: &mut Batch, change: &StatusChange) {
-        let key = format!("{}/{}", bits_key(&(change.officer.clone(), change.purpose, change.slot.list)), change.slot.index);
+        let key =
+            format!("{}/{}", bits_key(&(change.officer.clone(), change.purpose, change.slot.list)), change.slot.index);
         if change.value {
             batch.put_raw(BITS_TREE, key.as_bytes(), b"null".to_vec());
         } else {
@@ -400,8 +401,12 @@ impl Issuer {
         let mut batch = Batch::new();
         batch.expect_raw(CREDENTIALS_TREE, credential_id.as_bytes(), Some(raw));
         batch.put(CREDENTIALS_TREE, credential_id, &record)?;
-        let change =
-            StatusChange { officer: record.officer.clone(), purpose: StatusPurpose::Revocation, slot: record.status, value: true };
+        let change = StatusChange {
+            officer: record.officer.clone(),
+            purpose: StatusPurpose::Revocation,
+            slot: record.status,
+            value: true,
+        };
         self.stage_status(&mut batch, &change);
         Ok(Revocable::Staged { record, batch, change })
     }

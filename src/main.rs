@@ -232,7 +232,8 @@ fn main() -> ExitCode {
         Command::Revoke { server, credential, reason, signing_key } => run_async(async move {
             let officer = OfficerSigningKey::load(&signing_key)?;
             let path = format!("/v1/officer/credentials/{}/revoke", urlencode(&credential));
-            let v = NodeClient::new(&server).post(&path, &serde_json::json!({"reason": reason}), Some(&officer)).await?;
+            let v =
+                NodeClient::new(&server).post(&path, &serde_json::json!({"reason": reason}), Some(&officer)).await?;
             println!("{}", serde_json::to_string_pretty(&v)?);
             Ok(())
         }),
@@ -425,11 +426,21 @@ fn audit_verify(data_dir: &Path) -> CliResult {
     let store = aml_node::store::Store::open_sled(data_dir)?;
     match aml_node::audit::verify(&store) {
         Ok(report) => {
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"valid": true, "entries": report.entries, "head": report.head_hash}))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &serde_json::json!({"valid": true, "entries": report.entries, "head": report.head_hash})
+                )?
+            );
             Ok(())
         }
         Err(e) => {
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({"valid": false, "code": e.code(), "problem": e.to_string()}))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &serde_json::json!({"valid": false, "code": e.code(), "problem": e.to_string()})
+                )?
+            );
             Err(format!("the audit chain is broken: {e}").into())
         }
     }
@@ -438,7 +449,13 @@ fn audit_verify(data_dir: &Path) -> CliResult {
 /// Percent-encodes a path segment (credential ids are URNs with `:`).
 fn urlencode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~:".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~:".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 

@@ -19,8 +19,8 @@ use crate::metrics::Metrics;
 use crate::officers::{OfficerError, Officers};
 use crate::specs::SpecRegistry;
 use crate::store::{Batch, Store, StoreError};
-use crate::webhooks::{Event, Outbox, OutboxSettings};
 use crate::watchlists::{AgeBasis, ListState, LiveLists, Retrieved, Snapshot, Sourced, modified_at};
+use crate::webhooks::{Event, Outbox, OutboxSettings};
 
 /// Keys the node derives from its own secret (`<data_dir>/node.secret`, created on first
 /// start, mode 0600). Losing the file makes earlier subject fingerprints unrecognizable.

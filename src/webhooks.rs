@@ -161,7 +161,7 @@ impl Outbox {
         let Some(officer) = self.officers.get(&event.officer) else { return Ok(0) };
         let mut n = 0;
         for (i, hook) in officer.webhooks.iter().enumerate() {
-            if !hook.events.is_empty() && !hook.events.iter().any(|e| *e == event.kind) {
+            if !hook.events.is_empty() && !hook.events.contains(&event.kind) {
                 continue;
             }
             let d = Delivery {

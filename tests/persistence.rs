@@ -85,7 +85,7 @@ async fn acknowledged_requests_survive_a_killed_server() {
     server.0.kill().unwrap();
     server.0.wait().unwrap();
 
-    let _server = spawn_server(&config_path, &url).await;
+    let mut server = spawn_server(&config_path, &url).await;
     for (id, status) in &acknowledged {
         let got = client.get(&format!("/v1/requests/{id}"), Some(&holder)).await.unwrap();
         assert_eq!(&got["status"], status, "request {id} after restart");
@@ -95,6 +95,36 @@ async fn acknowledged_requests_survive_a_killed_server() {
     }
     let list = client.get("/v1/requests", Some(&holder)).await.unwrap();
     assert_eq!(list["requests"].as_array().unwrap().len(), acknowledged.len());
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+
+    // The audit chain survived the kill too; `aml-node audit verify` checks it, and catches
+    // an entry edited behind the node's back.
+    let data = root.join("data-binary");
+    let verify = || {
+        Command::new(env!("CARGO_BIN_EXE_aml-node"))
+            .args(["audit", "verify", "--data-dir"])
+            .arg(&data)
+            .output()
+            .unwrap()
+    };
+    let out = verify();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["valid"], true);
+    assert_eq!(report["entries"].as_u64().unwrap() as usize, acknowledged.len() * 2, "a check and an issuance each");
+    {
+        let store = aml_node::store::Store::open_sled(&data).unwrap();
+        let key = format!("{:020}", 3);
+        let mut e: serde_json::Value = store.get(aml_node::audit::AUDIT_TREE, &key).unwrap().unwrap();
+        e["actor"] = serde_json::json!("someone-else");
+        store.put(aml_node::audit::AUDIT_TREE, &key, &e).unwrap();
+        store.flush().unwrap();
+    }
+    let out = verify();
+    assert!(!out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["code"], "audit_edited");
 }
 
 /// Every encoding of `value` a careless store could leave on disk.

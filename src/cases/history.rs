@@ -61,7 +61,8 @@ pub fn prepare_case(
 ) -> Result<Case> {
     let mut suppressed = Vec::new();
     for h in &screening.hits {
-        if let Some(s) = store.get::<Suppression>(SUPPRESSIONS_TREE, &suppression_key(ctx.officer, ctx.subject, &h.entity_id))?
+        if let Some(s) =
+            store.get::<Suppression>(SUPPRESSIONS_TREE, &suppression_key(ctx.officer, ctx.subject, &h.entity_id))?
             && s.until > now
         {
             suppressed.push(SuppressedHit { entity_id: h.entity_id.clone(), cleared_in: s.cleared_in, until: s.until });
@@ -149,7 +150,9 @@ fn inheritance_source(store: &Store, case: &Case, now: DateTime<Utc>) -> Result<
             };
             let better = match &best {
                 None => true,
-                Some((_, r, at)) => (reason.priority(), std::cmp::Reverse(decided)) < (r.priority(), std::cmp::Reverse(*at)),
+                Some((_, r, at)) => {
+                    (reason.priority(), std::cmp::Reverse(decided)) < (r.priority(), std::cmp::Reverse(*at))
+                }
             };
             if better {
                 best = Some((source, reason, decided));

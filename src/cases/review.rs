@@ -176,7 +176,13 @@ pub async fn open(node: &Node, officer: &str, id: &str, revision: Option<u64>) -
     let now = node.clock.now();
     case.status = CaseStatus::InReview;
     case.assignee = Some(officer.to_owned());
-    let audit = vec![crate::audit::AuditEvent::new(officer, officer, "case.opened", &case.id, json!({"request_id": case.request_id}))];
+    let audit = vec![crate::audit::AuditEvent::new(
+        officer,
+        officer,
+        "case.opened",
+        &case.id,
+        json!({"request_id": case.request_id}),
+    )];
     save(node, raw, &mut case, Batch::new(), audit, &[], now).await?;
     Ok(case)
 }
@@ -189,7 +195,13 @@ pub async fn release(node: &Node, officer: &str, id: &str, revision: Option<u64>
     let now = node.clock.now();
     case.status = CaseStatus::PendingReview;
     case.assignee = None;
-    let audit = vec![crate::audit::AuditEvent::new(officer, officer, "case.released", &case.id, json!({"request_id": case.request_id}))];
+    let audit = vec![crate::audit::AuditEvent::new(
+        officer,
+        officer,
+        "case.released",
+        &case.id,
+        json!({"request_id": case.request_id}),
+    )];
     save(node, raw, &mut case, Batch::new(), audit, &[], now).await?;
     Ok(case)
 }
@@ -221,12 +233,20 @@ fn reason_of(reason: &str) -> Result<String> {
     Ok(r.to_owned())
 }
 
-fn mark_hit(case: &mut Case, entity: &str, decision: HitDecision, officer: &str, reason: &str, now: DateTime<Utc>) -> Result<()> {
-    let hit = case
-        .hits
-        .iter_mut()
-        .find(|h| h.entity_id == entity)
-        .ok_or_else(|| Error::not_found("hit_not_found", format!("the case has no hit `{}`", entity.chars().take(80).collect::<String>())))?;
+fn mark_hit(
+    case: &mut Case,
+    entity: &str,
+    decision: HitDecision,
+    officer: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let hit = case.hits.iter_mut().find(|h| h.entity_id == entity).ok_or_else(|| {
+        Error::not_found(
+            "hit_not_found",
+            format!("the case has no hit `{}`", entity.chars().take(80).collect::<String>()),
+        )
+    })?;
     hit.status = decision.into();
     hit.decided = Some(Decided { by: officer.to_owned(), at: now, reason: reason.to_owned() });
     Ok(())
@@ -345,7 +365,10 @@ pub async fn decide(node: &Node, officer: &Officer, id: &str, d: &CaseDecision) 
     )];
     // Only the request's current check drives it (a newer check may have replaced this one).
     let settled = if request.case_id == case.id {
-        Some(settle(node, request.clone(), &case, &spec, officer, &officer.id, &mut batch, &mut audit, &mut events).await?)
+        Some(
+            settle(node, request.clone(), &case, &spec, officer, &officer.id, &mut batch, &mut audit, &mut events)
+                .await?,
+        )
     } else {
         None
     };
@@ -386,7 +409,8 @@ pub async fn rerun(node: &Node, officer: &Officer, id: &str) -> Result<(Case, Re
     let mut query = open_profile(&node.secrets.profile, &profile)?;
     let screened = snapshot.watchlists.screen(&query, &spec.policy);
     crate::requests::claims::wipe_query(&mut query);
-    let screening = screened.map_err(|e| Error::unavailable("screening_failed", format!("the screening failed again: {e}")))?;
+    let screening =
+        screened.map_err(|e| Error::unavailable("screening_failed", format!("the screening failed again: {e}")))?;
     let ctx = CheckContext {
         request_id: &request.id,
         officer: &officer.id,
@@ -403,7 +427,8 @@ pub async fn rerun(node: &Node, officer: &Officer, id: &str) -> Result<(Case, Re
     );
     let mut audit = vec![case_audit(&case, "check.rerun", &officer.id)];
     let mut events = case_events(&case, now);
-    let settled = settle(node, request, &case, &spec, officer, &officer.id, &mut batch, &mut audit, &mut events).await?;
+    let settled =
+        settle(node, request, &case, &spec, officer, &officer.id, &mut batch, &mut audit, &mut events).await?;
     case.stage(&mut batch)?;
     stage_review(&mut batch, &case, now)?;
     if spec.monitoring {

@@ -34,11 +34,11 @@ use crate::metrics::Metrics;
 use crate::node::Node;
 use crate::officers::Officer;
 use crate::profiles::{PROFILES_TREE, ProfilePurpose, StoredProfile, seal_profile};
-use crate::specs::Spec;
-use crate::webhooks::{Event, types as webhook_types};
 use crate::screening::Decision;
 use crate::seal::SealedRecord;
+use crate::specs::Spec;
 use crate::store::Batch;
+use crate::webhooks::{Event, types as webhook_types};
 
 pub const CHALLENGES_TREE: &str = "challenges";
 pub const REQUESTS_TREE: &str = "requests";
@@ -236,7 +236,8 @@ async fn submit_inner(node: &Node, s: &Submission) -> Result<Outcome> {
 
     let subject = fingerprint(&node.secrets.fingerprint, &query);
     let screened = snapshot.watchlists.screen(&query, &spec.policy);
-    let ctx = CheckContext { request_id: &request_id, officer: &officer.id, holder: &holder, subject: &subject, spec: &spec };
+    let ctx =
+        CheckContext { request_id: &request_id, officer: &officer.id, holder: &holder, subject: &subject, spec: &spec };
     let case_id = new_id("case");
     let case = match screened {
         Ok(screening) => prepare_case(&node.store, &ctx, screening, case_id, now)?,
@@ -405,7 +406,8 @@ pub async fn settle(
     let now = node.clock.now();
     let pass = matches!(case.status, CaseStatus::NoMatch | CaseStatus::FalsePositive)
         || (case.status.is_open() && case.engine_decision == Decision::Approved);
-    let mut settled = Settled { request: request.clone(), credential: None, certificate: None, status_changes: Vec::new() };
+    let mut settled =
+        Settled { request: request.clone(), credential: None, certificate: None, status_changes: Vec::new() };
     request.case_id = case.id.clone();
     request.updated_at = now;
     if pass {
@@ -419,7 +421,8 @@ pub async fn settle(
                     list_date: v.list_date.clone().unwrap_or_else(|| "not stated".into()),
                 })
                 .collect();
-            let (c, cert) = node.issuer.issue(officer, spec, &request.holder, &request.id, case.created_at, versions).await?;
+            let (c, cert) =
+                node.issuer.issue(officer, spec, &request.holder, &request.id, case.created_at, versions).await?;
             Issuer::stage(batch, &c, &cert)?;
             let data = json!({
                 "request_id": request.id,
@@ -593,7 +596,12 @@ pub fn prune_challenges(node: &Node) -> Result<usize> {
 }
 
 /// An officer's explicit revocation of one of their credentials (API and CLI).
-pub async fn revoke_credential(node: &Node, officer: &str, credential_id: &str, reason: &str) -> Result<CredentialRecord> {
+pub async fn revoke_credential(
+    node: &Node,
+    officer: &str,
+    credential_id: &str,
+    reason: &str,
+) -> Result<CredentialRecord> {
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 2000 {
         return Err(Error::bad_request("reason_required", "give a reason of 1-2000 characters"));
@@ -608,7 +616,8 @@ pub async fn revoke_credential(node: &Node, officer: &str, credential_id: &str, 
         Revocable::Staged { record, batch, change } => (record, batch, change),
     };
     let now = node.clock.now();
-    let data = json!({"credential_id": record.id, "request_id": record.request_id, "holder": record.holder, "reason": reason});
+    let data =
+        json!({"credential_id": record.id, "request_id": record.request_id, "holder": record.holder, "reason": reason});
     let audit = vec![AuditEvent::new(officer, officer, "credential.revoked", &record.id, data.clone())];
     let events = [Event::new(webhook_types::CREDENTIAL_REVOKED, officer, data, now)];
     // The monitoring profile goes with the credential.

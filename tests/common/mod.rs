@@ -84,6 +84,17 @@ fn write_specs(dir: &Path, kyc: &str) {
         ),
     )
     .unwrap();
+    std::fs::write(
+        dir.join("a-pep.toml"),
+        spec(
+            "a-pep",
+            "officer-a",
+            "\"fullName\", \"birthDate\"",
+            "jose",
+            "[policy]\ncategories = [\"pep-1\", \"pep-2\", \"pep-3\", \"pep-4\", \"pep\"]\napprove_below = 89\n",
+        ),
+    )
+    .unwrap();
     std::fs::write(dir.join("b-basic.toml"), spec("b-basic", "officer-b", "\"fullName\"", "jose", "")).unwrap();
 }
 
@@ -160,6 +171,12 @@ impl TestNode {
         }
     }
 
+    /// Moves the node's clock (and the test client's token clock) forward.
+    pub fn advance(&self, by: chrono::Duration) {
+        self.clock.advance(by);
+        self.client.advance_clock(by.num_seconds());
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.root.path().join("data")
     }
@@ -218,7 +235,8 @@ pub async fn kyc_from(
     claims: Map<String, Value>,
     format: CredentialFormat,
 ) -> SecuredCredential {
-    aml_node::claims::issue_kyc_credential(issuer, &holder.did(), claims, chrono::Duration::days(365), format)
+    // Long-lived, so that tests can move the node's clock a year ahead.
+    aml_node::claims::issue_kyc_credential(issuer, &holder.did(), claims, chrono::Duration::days(1000), format)
         .await
         .unwrap()
 }
