@@ -483,3 +483,56 @@ async fn webhooks_are_signed_retried_and_never_block_requests() {
         t.node.outbox.pending().unwrap().into_iter().filter(|d| d.event.officer == "officer-b").collect();
     assert!(!pending.is_empty(), "B's deliveries wait in the outbox");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_check_blocks_issuance_and_can_be_re_run() {
+    use aml_node::cases::{CASES_TREE, Case, CaseStatus};
+    use aml_node::profiles::{PROFILES_TREE, ProfilePurpose, StoredProfile, seal_profile};
+    use aml_node::requests::{REQUESTS_TREE, RequestRecord, RequestStatus};
+    let t = TestNode::start().await;
+    let holder = HolderKey::generate();
+    let answer = t.request(&holder, "a-basic", listed("E1"), CredentialFormat::Jose).await.unwrap();
+    let id = answer["request_id"].as_str().unwrap();
+    // Put the request in the state a failed screening leaves: an error check (never a pass)
+    // and the re-run profile sealed under the node's key.
+    let store = &t.node.store;
+    let mut request: RequestRecord = store.get(REQUESTS_TREE, id).unwrap().unwrap();
+    let mut case: Case = store.get(CASES_TREE, &request.case_id).unwrap().unwrap();
+    case.status = CaseStatus::Error;
+    case.hits.clear();
+    store.put(CASES_TREE, &case.id, &case).unwrap();
+    request.status = RequestStatus::Error;
+    store.put(REQUESTS_TREE, id, &request).unwrap();
+    let query = aml_node::screening::Query {
+        name: Some("Zorblax Quentin Fictivus".into()),
+        birth_date: aml_node::lists::PartialDate::parse_iso("1965-07-02"),
+        countries: vec!["NL".into()],
+        ..Default::default()
+    };
+    let sealed = seal_profile(&t.node.secrets.profile.public_key(), id, &query).unwrap();
+    let profile = StoredProfile {
+        request_id: id.into(),
+        officer: "officer-a".into(),
+        spec_id: "a-basic".into(),
+        purpose: ProfilePurpose::Rerun,
+        expires_at: None,
+        sealed,
+    };
+    store.put(PROFILES_TREE, id, &profile).unwrap();
+
+    let mine = t.client.get(&format!("/v1/requests/{id}"), Some(&holder)).await.unwrap();
+    assert_eq!(mine["status"], "error");
+    assert!(mine.get("credential").is_none());
+    let e = post_a(&t, &format!("/v1/officer/cases/{}/open", case.id), json!({})).await.unwrap_err();
+    assert_eq!(error_code(&e), "case_not_reviewable");
+
+    let rerun = post_a(&t, &format!("/v1/officer/cases/{}/rerun", case.id), json!({})).await.unwrap();
+    assert_ne!(rerun["case"]["id"], json!(case.id));
+    assert_eq!(rerun["case"]["status"], "pending-review");
+    assert_eq!(rerun["request"]["status"], "in-review");
+    assert_eq!(rerun["request"]["case_id"], rerun["case"]["id"]);
+    // The re-run profile is gone (the spec does not monitor); a second re-run is refused.
+    assert!(store.get::<StoredProfile>(PROFILES_TREE, id).unwrap().is_none());
+    let e = post_a(&t, &format!("/v1/officer/cases/{}/rerun", case.id), json!({})).await.unwrap_err();
+    assert_eq!(error_code(&e), "case_superseded");
+}
