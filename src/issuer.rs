@@ -213,6 +213,7 @@ impl Issuer {
         let key = self.signing_key(officer)?;
         let slot = self.allocate(&officer.id)?;
         let list_url = self.status_list_url(&officer.id, StatusPurpose::Revocation, slot.list);
+        let suspension_url = self.status_list_url(&officer.id, StatusPurpose::Suspension, slot.list);
         let now = self.clock.now();
         let req = AmlCredentialRequest {
             id: None,
@@ -225,6 +226,7 @@ impl Issuer {
             issued_at: now,
             valid_for: Duration::seconds(secs(spec.credential_validity_secs)),
             status: StatusEntry { status_list_credential: list_url.clone(), index: slot.index },
+            suspension: Some(StatusEntry { status_list_credential: suspension_url, index: slot.index }),
         };
         let issued = issue_aml_credential(key, &req, spec.credential_format).await?;
         let record = CredentialRecord {
@@ -276,6 +278,14 @@ impl Issuer {
                     status_list_credential: credential.status_list_credential.clone(),
                     index: credential.status.index,
                 },
+                suspension: Some(StatusEntry {
+                    status_list_credential: self.status_list_url(
+                        &credential.officer,
+                        StatusPurpose::Suspension,
+                        credential.status.list,
+                    ),
+                    index: credential.status.index,
+                }),
                 issued_at: now,
                 valid_for: Duration::seconds(secs(validity_secs).min(left)),
             },
@@ -291,26 +301,41 @@ impl Issuer {
     }
 
     /// Relying-party verification of a certificate: signature by one of this node's officers,
-    /// dates, and the revocation bit of its credential.
+    /// dates, and the revocation and suspension bits of its credential.
     pub fn verify_certificate(&self, token: &str) -> CertificateVerdict {
         let keys = |kid: &str| self.keys_by_kid.get(kid).copied();
-        verify_certificate_at(
+        let verdict = verify_certificate_at(
             token,
             &keys,
-            |claims: &CertificateClaims| self.certificate_revoked(claims),
+            |claims: &CertificateClaims| self.bit_set(claims, &claims.credential_status),
             self.clock.now(),
-        )
+        );
+        match verdict {
+            CertificateVerdict::Valid { claims, .. }
+                if claims.credential_suspension.as_ref().is_some_and(|s| self.bit_set(&claims, s)) =>
+            {
+                CertificateVerdict::Suspended {
+                    reason: format!(
+                        "credential {} is suspended while a possible match is reviewed",
+                        claims.credential_id
+                    ),
+                    claims,
+                }
+            }
+            v => v,
+        }
     }
 
-    fn certificate_revoked(&self, claims: &CertificateClaims) -> bool {
-        let status = &claims.credential_status;
+    /// Whether a status entry of a certificate points at a set bit; an entry that is not one
+    /// of the issuer's own lists counts as set (the node cannot vouch for it).
+    fn bit_set(&self, claims: &CertificateClaims, status: &crate::credentials::certificate::CertificateStatus) -> bool {
         let Some((officer, purpose, list)) = self.parse_status_list_url(&status.status_list_credential) else {
-            // Not one of our lists: we cannot vouch for it.
             return true;
         };
         let Ok(index) = status.status_list_index.parse::<u64>() else { return true };
-        // The list must belong to the certificate's issuer.
-        if self.officers.get(&officer).is_none_or(|o| o.did() != claims.iss) {
+        if purpose.as_str() != status.status_purpose
+            || self.officers.get(&officer).is_none_or(|o| o.did() != claims.iss)
+        {
             return true;
         }
         self.is_set(&(officer, purpose, list), index).unwrap_or(true)

@@ -104,6 +104,8 @@ async fn fixture() -> Fixture {
         issued_at: now,
         valid_for: Duration::days(30),
         status: StatusEntry { status_list_credential: list_url.into(), index },
+        // Revocation and suspension entries (an array of two), as the node issues them.
+        suspension: Some(StatusEntry { status_list_credential: format!("{list_url}-suspension"), index }),
     };
     let di = issue_aml_credential(&officer, &request(7), CredentialFormat::DataIntegrity)
         .await
@@ -135,6 +137,7 @@ async fn fixture() -> Fixture {
             spec_version: 3,
             credential_id: di.id.clone(),
             status: StatusEntry { status_list_credential: list_url.into(), index: 7 },
+            suspension: None,
             issued_at: now,
             valid_for: Duration::hours(24),
         },
@@ -273,11 +276,38 @@ async fn the_running_node_output_verifies_independently() {
     for a in [&di, &revoked, &jose] {
         assert_eq!(a["status"], "issued", "{a}");
     }
+    let suspended = t.request(&holder, "a-enhanced", claims(), CredentialFormat::Jose).await.unwrap();
     t.node.issuer.revoke(revoked["credential_id"].as_str().unwrap(), "officer-a", "interop test").unwrap();
-    let list_url = di["credential"]["credentialStatus"]["statusListCredential"].as_str().unwrap();
-    assert_eq!(list_url, revoked["credential"]["credentialStatus"]["statusListCredential"].as_str().unwrap());
-    let path = list_url.strip_prefix(&t.url).unwrap();
-    let status_list = t.client.get(path, None).await.unwrap();
+    // Suspend the third one (what an open monitoring review does).
+    let record = t.node.issuer.credential(suspended["credential_id"].as_str().unwrap()).unwrap().unwrap();
+    let change = aml_node::issuer::StatusChange {
+        officer: record.officer.clone(),
+        purpose: StatusPurpose::Suspension,
+        slot: record.status,
+        value: true,
+    };
+    let mut batch = aml_node::store::Batch::new();
+    t.node.issuer.stage_status(&mut batch, &change);
+    assert!(t.node.store.commit(&batch).unwrap());
+    t.node.issuer.applied(&change).unwrap();
+
+    // Each credential carries a revocation and a suspension entry at the same index.
+    let entries = di["credential"]["credentialStatus"].as_array().unwrap().clone();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0]["statusPurpose"], "revocation");
+    assert_eq!(entries[1]["statusPurpose"], "suspension");
+    assert_eq!(entries[0]["statusListIndex"], entries[1]["statusListIndex"]);
+    let fetch = |url: &str| {
+        let path = url.strip_prefix(&t.url).unwrap().to_owned();
+        let client = t.client.clone();
+        async move { client.get(&path, None).await.unwrap() }
+    };
+    let status_list = fetch(entries[0]["statusListCredential"].as_str().unwrap()).await;
+    let suspension_list = fetch(entries[1]["statusListCredential"].as_str().unwrap()).await;
+    assert_eq!(
+        revoked["credential"]["credentialStatus"][0]["statusListCredential"],
+        entries[0]["statusListCredential"]
+    );
     let jwks = t.client.get("/.well-known/jwks.json", None).await.unwrap();
     let input = json!({
         "issuer": t.keys.officer_a.did(),
@@ -287,6 +317,8 @@ async fn the_running_node_output_verifies_independently() {
         "jwks": jwks,
         "statusList": status_list,
         "revokedCredential": revoked["credential"],
+        "suspensionList": suspension_list,
+        "suspendedCredential": suspended["credential"],
     });
     let tmp = tempfile::tempdir().unwrap();
     let file = write(tmp.path(), "node-output.json", &input);
@@ -294,6 +326,7 @@ async fn the_running_node_output_verifies_independently() {
     println!("--- node verify.mjs (running node) ---\n{out}");
     assert!(ok, "Digital Bazaar / jose rejected the node's output:\n{out}");
     assert!(out.contains("PASS revoked credential is rejected by its status bit"));
+    assert!(out.contains("PASS suspended credential is rejected by its suspension bit"));
     let (ok, out) = run("python3", "verify_jwt.py", &file);
     println!("--- python3 verify_jwt.py (running node) ---\n{out}");
     assert!(ok, "PyJWT rejected the node's certificate:\n{out}");

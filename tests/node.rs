@@ -335,6 +335,7 @@ async fn certificate_verdicts_for_relying_parties() {
                 status_list_credential: format!("{}/v1/status/officer-a/revocation/0", t.url),
                 index: 1,
             },
+            suspension: None,
             issued_at: chrono::Utc::now(),
             valid_for: Duration::hours(1),
         },

@@ -91,6 +91,9 @@ pub struct CertificateClaims {
     pub credential_id: String,
     /// Revocation entry of that credential.
     pub credential_status: CertificateStatus,
+    /// Suspension entry of that credential (same index, in the officer's suspension list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_suspension: Option<CertificateStatus>,
 }
 
 /// What goes into a certificate.
@@ -108,6 +111,8 @@ pub struct CertificateRequest {
     pub credential_id: String,
     /// The AML credential's status entry.
     pub status: StatusEntry,
+    /// The AML credential's suspension entry, if it has one.
+    pub suspension: Option<StatusEntry>,
     /// `iat`.
     pub issued_at: DateTime<Utc>,
     /// `exp` − `iat`; 1 s ..= [`MAX_CERTIFICATE_VALIDITY_SECS`].
@@ -179,6 +184,11 @@ pub fn issue_certificate(
             status_list_credential: req.status.status_list_credential.clone(),
             status_list_index: req.status.index.to_string(),
         },
+        credential_suspension: req.suspension.as_ref().map(|s| CertificateStatus {
+            status_purpose: "suspension".into(),
+            status_list_credential: s.status_list_credential.clone(),
+            status_list_index: s.index.to_string(),
+        }),
     };
     let mut header = Header::new(Algorithm::EdDSA);
     header.typ = Some("JWT".into());
@@ -234,6 +244,14 @@ pub enum CertificateVerdict {
         /// Why.
         reason: String,
     },
+    /// Correctly signed and in date, but the credential is suspended while an officer
+    /// reviews a possible match (it may be reinstated).
+    Suspended {
+        /// The verified claims.
+        claims: Box<CertificateClaims>,
+        /// Why.
+        reason: String,
+    },
     /// The signature does not verify or the algorithm is not EdDSA.
     BadSignature {
         /// Why.
@@ -259,6 +277,7 @@ impl CertificateVerdict {
             CertificateVerdict::Valid { .. } => "valid",
             CertificateVerdict::Expired { .. } => "expired",
             CertificateVerdict::Revoked { .. } => "revoked",
+            CertificateVerdict::Suspended { .. } => "suspended",
             CertificateVerdict::BadSignature { .. } => "bad_signature",
             CertificateVerdict::UnknownIssuer { .. } => "unknown_issuer",
             CertificateVerdict::Malformed { .. } => "malformed",
@@ -271,6 +290,7 @@ impl CertificateVerdict {
             CertificateVerdict::Valid { reason, .. }
             | CertificateVerdict::Expired { reason }
             | CertificateVerdict::Revoked { reason, .. }
+            | CertificateVerdict::Suspended { reason, .. }
             | CertificateVerdict::BadSignature { reason }
             | CertificateVerdict::UnknownIssuer { reason }
             | CertificateVerdict::Malformed { reason } => reason,
@@ -441,6 +461,7 @@ mod tests {
                 status_list_credential: "https://aml.example.org/status/1/revocation".into(),
                 index: 7,
             },
+            suspension: None,
             issued_at: now,
             valid_for,
         }

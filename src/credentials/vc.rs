@@ -271,10 +271,15 @@ pub struct StatusEntry {
 impl StatusEntry {
     /// The `BitstringStatusListEntry` JSON (purpose revocation), with an `id`.
     pub fn to_json(&self) -> Value {
+        self.to_json_for(super::StatusPurpose::Revocation)
+    }
+
+    /// The entry JSON for a purpose.
+    pub fn to_json_for(&self, purpose: super::StatusPurpose) -> Value {
         json!({
             "id": format!("{}#{}", self.status_list_credential, self.index),
             "type": "BitstringStatusListEntry",
-            "statusPurpose": "revocation",
+            "statusPurpose": purpose.as_str(),
             "statusListIndex": self.index.to_string(),
             "statusListCredential": self.status_list_credential,
         })
@@ -304,6 +309,8 @@ pub struct AmlCredentialRequest {
     pub valid_for: Duration,
     /// Revocation entry.
     pub status: StatusEntry,
+    /// Suspension entry (a credential under review is suspended, not revoked), if any.
+    pub suspension: Option<StatusEntry>,
 }
 
 /// An issued AML credential.
@@ -395,7 +402,10 @@ pub fn aml_credential_json(
             "checkedAt": rfc3339(whole_seconds(req.checked_at)),
             "listVersions": req.list_versions,
         },
-        "credentialStatus": req.status.to_json(),
+        "credentialStatus": match &req.suspension {
+            None => req.status.to_json(),
+            Some(s) => json!([req.status.to_json(), s.to_json_for(super::StatusPurpose::Suspension)]),
+        },
     });
     match v {
         Value::Object(credential) => Ok(UnsignedAmlCredential { id, credential, valid_from, valid_until }),
@@ -663,6 +673,7 @@ mod tests {
                 status_list_credential: "https://aml.example.org/status/1/revocation".into(),
                 index: 42,
             },
+            suspension: None,
         }
     }
 
@@ -834,6 +845,7 @@ mod tests {
             spec_version: 3,
             credential_id: "urn:uuid:x".into(),
             status: req.status.clone(),
+            suspension: None,
             issued_at: now,
             valid_for: Duration::hours(1),
         };

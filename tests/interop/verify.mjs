@@ -11,6 +11,8 @@
 //     "jwks":              { "keys": [...] },
 //     "statusList":        { BitstringStatusListCredential },   // optional
 //     "revokedCredential": { a DI credential whose status bit is set }  // optional
+//     "suspensionList":    { BitstringStatusListCredential, purpose suspension }   // optional
+//     "suspendedCredential": { a DI credential whose suspension bit is set }      // optional
 //   }
 //
 // Everything is verified OFFLINE with Digital Bazaar's VC stack and `jose`: the W3C v2 and
@@ -79,25 +81,44 @@ async function verifyStatusListCredential(listCredential) {
   return decodeEncodedList(listCredential.credentialSubject.encodedList);
 }
 
-let statusBits = null;
+// Each list verified and decoded once.
+const decoded = new Map();
+async function bitsOf(listCredential) {
+  if(!decoded.has(listCredential.id)) {
+    decoded.set(listCredential.id, await verifyStatusListCredential(listCredential));
+  }
+  return decoded.get(listCredential.id);
+}
+
+// credentialStatus may be one entry or several (revocation + suspension). Each entry whose
+// list we were given is checked: the list must be the one named, for the same purpose, by
+// the same issuer, and the bit at the entry's index must be clear.
 async function checkStatus({credential}) {
-  const entry = credential.credentialStatus;
-  if(!input.statusList) {
-    return {verified: true};
+  const entries = [].concat(credential.credentialStatus ?? []);
+  const lists = [input.statusList, input.suspensionList].filter(Boolean);
+  for(const entry of entries) {
+    if(entry.type !== 'BitstringStatusListEntry') {
+      return {verified: false, error: new Error(`unknown status entry type ${entry.type}`)};
+    }
+    const list = lists.find(l => l.id === entry.statusListCredential);
+    if(!list) {
+      continue;
+    }
+    if(entry.statusPurpose !== list.credentialSubject.statusPurpose) {
+      return {verified: false, error: new Error('status entry purpose differs from its list')};
+    }
+    if(list.issuer !== (credential.issuer.id ?? credential.issuer)) {
+      return {verified: false, error: new Error('status list from another issuer')};
+    }
+    const bits = await bitsOf(list);
+    if(bitIsSet(bits, Number.parseInt(entry.statusListIndex, 10))) {
+      return {verified: false, error: new Error(`${entry.statusPurpose} bit set (index ${entry.statusListIndex})`)};
+    }
   }
-  if(entry.type !== 'BitstringStatusListEntry' ||
-    entry.statusListCredential !== input.statusList.id ||
-    entry.statusPurpose !== input.statusList.credentialSubject.statusPurpose) {
-    return {verified: false, error: new Error('status entry does not point at the list')};
+  if(input.statusList && !entries.some(e => e.statusListCredential === input.statusList.id)) {
+    return {verified: false, error: new Error('no status entry points at the list')};
   }
-  if(input.statusList.issuer !== (credential.issuer.id ?? credential.issuer)) {
-    return {verified: false, error: new Error('status list from another issuer')};
-  }
-  statusBits ??= await verifyStatusListCredential(input.statusList);
-  const revoked = bitIsSet(statusBits, Number.parseInt(entry.statusListIndex, 10));
-  return revoked ?
-    {verified: false, error: new Error(`revoked (index ${entry.statusListIndex})`)} :
-    {verified: true};
+  return {verified: true};
 }
 
 function errorText(r) {
@@ -164,6 +185,11 @@ if(input.statusList) {
     const r = await verifyDi(input.revokedCredential);
     record('revoked credential is rejected by its status bit', !r.verified,
       r.verified ? 'verified although revoked' : errorText(r));
+  }
+  if(input.suspendedCredential && input.suspensionList) {
+    const r = await verifyDi(input.suspendedCredential);
+    record('suspended credential is rejected by its suspension bit', !r.verified,
+      r.verified ? 'verified although suspended' : errorText(r));
   }
 }
 
