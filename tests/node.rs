@@ -44,7 +44,8 @@ async fn happy_path_issues_a_credential_and_certificates_the_holder_can_fetch() 
     assert_eq!(subject["result"], "passed");
     let text = serde_json::to_string(&v.credential).unwrap();
     assert!(!text.contains("Jansen") && !text.contains("1988-03-14"), "PII in the credential: {text}");
-    assert_eq!(v.credential["credentialStatus"]["type"], "BitstringStatusListEntry");
+    assert_eq!(v.credential["credentialStatus"][0]["type"], "BitstringStatusListEntry");
+    assert_eq!(v.credential["credentialStatus"][1]["statusPurpose"], "suspension");
 
     // The certificate verifies at the node.
     let cert = answer["certificate"].as_str().unwrap();
