@@ -25,6 +25,14 @@ pub struct OfficerConfig {
     /// `officer-signing.json`: present only if this node signs credentials for the officer.
     #[serde(default)]
     pub signing_key_file: Option<PathBuf>,
+    /// Smile ID compatibility (`/v1/compat/smile-id/v1/aml`): the `partner_id` that names this
+    /// officer in requests. Needs `compat_api_key_file`.
+    #[serde(default)]
+    pub smile_id_partner_id: Option<String>,
+    /// The officer's API key for the compatibility endpoints (Smile ID signature key, Didit
+    /// `x-api-key`): a file holding one line of at least 32 printable characters.
+    #[serde(default)]
+    pub compat_api_key_file: Option<PathBuf>,
 }
 
 /// A watchlist the node loads.
@@ -87,6 +95,8 @@ impl Default for Config {
                 name: "Demo AML Officer (demo keys)".into(),
                 public_key_file: PathBuf::from("keys-example/officer.public.json"),
                 signing_key_file: Some(PathBuf::from("keys-example/officer-signing.json")),
+                smile_id_partner_id: None,
+                compat_api_key_file: None,
             }],
             lists: Vec::new(),
             demo_list: true,
@@ -143,6 +153,9 @@ impl Config {
             fix(&mut o.public_key_file);
             if let Some(s) = &mut o.signing_key_file {
                 fix(s);
+            }
+            if let Some(k) = &mut o.compat_api_key_file {
+                fix(k);
             }
         }
         for l in &mut self.lists {

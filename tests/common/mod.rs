@@ -104,6 +104,8 @@ pub fn config_for(root: &Path, listen: &str) -> Config {
         name: id.into(),
         public_key_file: root.join(dir).join(keys::file_names::OFFICER_PUBLIC),
         signing_key_file: Some(root.join(dir).join(keys::file_names::OFFICER_SIGNING)),
+        smile_id_partner_id: None,
+        compat_api_key_file: None,
     };
     Config {
         listen: listen.into(),
