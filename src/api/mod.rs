@@ -10,6 +10,7 @@
 mod holder;
 mod officer;
 mod public;
+mod screen;
 
 use std::sync::Arc;
 
@@ -111,6 +112,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .merge(public::routes())
         .merge(holder::routes())
         .merge(officer::routes())
+        .merge(screen::routes(&node))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
