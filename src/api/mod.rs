@@ -7,6 +7,7 @@
 //! wrong content types (415), unknown routes (404 `route_not_found`), wrong methods (405) and,
 //! should a handler ever panic, 500 `internal_error` (the process keeps serving).
 
+mod compat;
 mod holder;
 mod officer;
 mod public;

@@ -1,5 +1,6 @@
 //! The standalone screening API for officers' own backends: `POST /v1/screen` takes the batch
-//! command's query line and answers exactly the batch command's result line for it.
+//! command's query line and answers exactly the batch command's result line for it. The
+//! vendor-compatible endpoints of [`super::compat`] share this module's rate limit.
 //!
 //! Nothing about the screened person is kept: the query lives only for the request (no
 //! storage, no logs; the officer token's `jti` is the only thing written).
@@ -23,10 +24,10 @@ use crate::metrics::Metrics;
 use crate::node::Node;
 use crate::screening::{Policy, Query, batch};
 
-/// `/v1/screen`, with its per-officer rate limit.
+/// `/v1/screen` and the compatibility endpoints, sharing one per-officer rate limit.
 pub(super) fn routes(node: &Node) -> Router<AppState> {
     let limiter = Arc::new(RateLimiter::new(node.config.screen_rate_per_minute));
-    Router::new().route("/v1/screen", post(screen)).layer(Extension(limiter))
+    Router::new().route("/v1/screen", post(screen)).merge(super::compat::routes()).layer(Extension(limiter))
 }
 
 /// A per-officer token bucket: `per_minute` tokens, refilled continuously at `per_minute / 60`
