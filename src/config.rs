@@ -25,6 +25,14 @@ pub struct OfficerConfig {
     /// `officer-signing.json`: present only if this node signs credentials for the officer.
     #[serde(default)]
     pub signing_key_file: Option<PathBuf>,
+    /// Smile ID compatibility (`/v1/compat/smile-id/v1/aml`): the `partner_id` that names this
+    /// officer in requests. Needs `compat_api_key_file`.
+    #[serde(default)]
+    pub smile_id_partner_id: Option<String>,
+    /// The officer's API key for the compatibility endpoints (Smile ID signature key, Didit
+    /// `x-api-key`): a file holding one line of at least 32 printable characters.
+    #[serde(default)]
+    pub compat_api_key_file: Option<PathBuf>,
     /// Where the node posts this officer's events (see `src/webhooks.rs`).
     #[serde(default)]
     pub webhooks: Vec<WebhookConfig>,
@@ -111,6 +119,8 @@ impl Default for Config {
                 public_key_file: PathBuf::from("keys-example/officer.public.json"),
                 signing_key_file: Some(PathBuf::from("keys-example/officer-signing.json")),
                 webhooks: Vec::new(),
+                smile_id_partner_id: None,
+                compat_api_key_file: None,
             }],
             lists: Vec::new(),
             demo_list: true,
@@ -174,6 +184,9 @@ impl Config {
             }
             for w in &mut o.webhooks {
                 fix(&mut w.secret_file);
+            }
+            if let Some(k) = &mut o.compat_api_key_file {
+                fix(k);
             }
         }
         for l in &mut self.lists {

@@ -7,9 +7,11 @@
 //! wrong content types (415), unknown routes (404 `route_not_found`), wrong methods (405) and,
 //! should a handler ever panic, 500 `internal_error` (the process keeps serving).
 
+mod compat;
 mod holder;
 mod officer;
 mod public;
+mod screen;
 
 use std::sync::Arc;
 
@@ -125,6 +127,7 @@ pub fn router(node: Arc<Node>) -> Router {
         .merge(public::routes())
         .merge(holder::routes())
         .merge(officer::routes())
+        .merge(screen::routes(&node))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))

@@ -116,6 +116,8 @@ pub fn config_for(root: &Path, listen: &str) -> Config {
         public_key_file: root.join(dir).join(keys::file_names::OFFICER_PUBLIC),
         signing_key_file: Some(root.join(dir).join(keys::file_names::OFFICER_SIGNING)),
         webhooks: Vec::new(),
+        smile_id_partner_id: None,
+        compat_api_key_file: None,
     };
     Config {
         listen: listen.into(),
@@ -261,5 +263,40 @@ pub fn details(e: &aml_node::client::ClientError) -> Value {
     match e {
         aml_node::client::ClientError::Api { body, .. } => body["error"]["details"].clone(),
         _ => json!(null),
+    }
+}
+
+/// Compatibility API keys of officers A and B (`tests/screen_api.rs`).
+pub const COMPAT_KEY_A: &str = "compat-key-officer-a-7f3c9e21b4d85a60e1f2c3d4";
+pub const COMPAT_KEY_B: &str = "compat-key-officer-b-0a9b8c7d6e5f40312e1d0c9b";
+/// The Smile ID `partner_id` naming officer A (the seed example's).
+pub const SMILE_PARTNER_A: &str = "023";
+
+/// A node whose officers have compatibility API keys (A also a Smile ID partner id).
+pub async fn start_compat(adjust: impl FnOnce(&mut Config)) -> TestNode {
+    TestNode::start_with(|c| {
+        let root = c.data_dir.parent().unwrap().to_owned();
+        for (i, key) in [COMPAT_KEY_A, COMPAT_KEY_B].into_iter().enumerate() {
+            let path = root.join(format!("compat-{i}.key"));
+            std::fs::write(&path, format!("{key}\n")).unwrap();
+            c.officers[i].compat_api_key_file = Some(path);
+        }
+        c.officers[0].smile_id_partner_id = Some(SMILE_PARTNER_A.into());
+        adjust(c);
+    })
+    .await
+}
+
+impl TestNode {
+    /// A raw POST with extra headers: status, `Retry-After` and the body text.
+    pub async fn post_raw(&self, path: &str, headers: &[(&str, String)], body: &str) -> (u16, Option<String>, String) {
+        let mut req = reqwest::Client::new().post(format!("{}{path}", self.url)).body(body.to_owned());
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let retry = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        (status, retry, resp.text().await.unwrap())
     }
 }
