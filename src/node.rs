@@ -215,6 +215,21 @@ impl Node {
         Ok(ok)
     }
 
+    /// Audits one standalone screening (an officer action). Nothing about the screened person
+    /// is recorded: the endpoint, the decision, the result code and the matched entities.
+    pub fn record_screening(&self, officer: &str, endpoint: &str, screening: &crate::screening::Screening) {
+        let details = serde_json::json!({
+            "endpoint": endpoint,
+            "decision": screening.decision,
+            "result_code": screening.result_code.code(),
+            "hits": screening.hits.iter().map(|h| &h.entity_id).collect::<Vec<_>>(),
+        });
+        let event = AuditEvent::new(officer, officer, "screening.performed", endpoint, details);
+        if let Err(e) = self.commit(Batch::new(), vec![event], &[]) {
+            tracing::error!(error = %e, "auditing a screening failed");
+        }
+    }
+
     /// What `/health` answers.
     pub fn health(&self) -> Health {
         let now = self.clock.now();

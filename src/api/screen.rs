@@ -139,13 +139,18 @@ async fn screen(
     if let Err(t) = limiter.take(&officer.id, node.clock.now()) {
         return t.respond(t.status(), t.error().to_json());
     }
-    match screen_body(&node, &headers, body) {
+    match screen_body(&node, &officer.id, &headers, body) {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
 }
 
-fn screen_body(node: &Node, headers: &HeaderMap, body: std::result::Result<Bytes, BytesRejection>) -> Result<Response> {
+fn screen_body(
+    node: &Node,
+    officer: &str,
+    headers: &HeaderMap,
+    body: std::result::Result<Bytes, BytesRejection>,
+) -> Result<Response> {
     let json_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -159,15 +164,12 @@ fn screen_body(node: &Node, headers: &HeaderMap, body: std::result::Result<Bytes
     }
     let body = body.map_err(body_rejection)?;
     let text = std::str::from_utf8(&body).map_err(|_| Error::bad_request("malformed_json", "the body is not UTF-8"))?;
-    let (_, policy) = parse_query_line(text)?;
+    let (id, query, policy) = parse_query_line(text)?;
     let snapshot = node.lists.ready(node.clock.now())?;
-    // The batch command's own line handling, so the answer is its result line byte for byte.
-    let (line, _flagged, failed) = batch::screen_line(&snapshot.watchlists, &policy, 1, text);
-    if failed {
-        // parse_query_line accepted what screen_line refused: a bug, never a pass.
-        tracing::error!("screen_line refused a query the API had validated");
-        return Err(Error::internal("screening_failed", "the engine could not screen this query; nothing was decided"));
-    }
+    let screening = snapshot.watchlists.screen(&query, &policy)?;
+    node.record_screening(officer, "screen", &screening);
+    // The batch command's own line writer, so the answer is its result line byte for byte.
+    let line = batch::result_line(id.as_deref(), &screening);
     Metrics::inc(&node.metrics.screenings_total);
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], line).into_response())
 }
@@ -176,7 +178,7 @@ fn screen_body(node: &Node, headers: &HeaderMap, body: std::result::Result<Bytes
 /// unknown fields ignored), plus the optional `policy` object of the API. Errors are typed:
 /// malformed JSON and bad fields 400, a bad policy 400 with the policy's code, a query the
 /// engine refuses 422 with the query's code.
-pub(super) fn parse_query_line(text: &str) -> Result<(Query, Policy)> {
+pub(super) fn parse_query_line(text: &str) -> Result<(Option<String>, Query, Policy)> {
     let mut value: Value = serde_json::from_str(text).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
             Error::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
@@ -187,7 +189,7 @@ pub(super) fn parse_query_line(text: &str) -> Result<(Query, Policy)> {
     let obj = value
         .as_object_mut()
         .ok_or_else(|| Error::bad_request("invalid_request", "the body must be a JSON object (a batch query line)"))?;
-    obj.remove("id");
+    let id = obj.remove("id").and_then(|v| batch::line_id(&serde_json::json!({ "id": v })));
     let policy = match obj.remove("policy") {
         None | Some(Value::Null) => Policy::default(),
         Some(p) => serde_json::from_value::<Policy>(p)
@@ -197,7 +199,7 @@ pub(super) fn parse_query_line(text: &str) -> Result<(Query, Policy)> {
     let query: Query =
         serde_json::from_value(value).map_err(|e| Error::bad_request("invalid_request", e.to_string()))?;
     query.validate()?;
-    Ok((query, policy))
+    Ok((id, query, policy))
 }
 
 #[cfg(test)]
@@ -226,7 +228,8 @@ mod tests {
 
     #[test]
     fn query_lines_are_read_like_the_batch_command() {
-        let (q, p) = parse_query_line(r#"{"id": 7, "name": "X Y", "extra": true}"#).unwrap();
+        let (id, q, p) = parse_query_line(r#"{"id": 7, "name": "X Y", "extra": true}"#).unwrap();
+        assert_eq!(id.as_deref(), Some("7"));
         assert_eq!(q.name.as_deref(), Some("X Y"));
         assert_eq!(p, Policy::default());
         let e =

@@ -133,13 +133,18 @@ fn screen_chunk(
     })
 }
 
+/// The `id` of an input line: a string, or a number written as a string.
+pub fn line_id(value: &serde_json::Value) -> Option<String> {
+    value.get("id").and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|n| n.to_string())))
+}
+
 /// Screens one input line; returns the output line, whether it was flagged, whether it failed.
 pub fn screen_line(lists: &Watchlists, policy: &Policy, line_no: usize, line: &str) -> (String, bool, bool) {
     let mut value: serde_json::Value = match serde_json::from_str(line) {
         Ok(v) => v,
         Err(e) => return (error_line(None, line_no, "input_json_invalid", e.to_string()), false, true),
     };
-    let id = value.get("id").and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|n| n.to_string())));
+    let id = line_id(&value);
     // Ids may be numbers or strings in the input; the output always writes a string.
     if let Some(obj) = value.as_object_mut() {
         obj.remove("id");
@@ -154,7 +159,8 @@ pub fn screen_line(lists: &Watchlists, policy: &Policy, line_no: usize, line: &s
     }
 }
 
-fn result_line(id: Option<&str>, s: &Screening) -> String {
+/// The result line of one screening, exactly as the batch command writes it.
+pub fn result_line(id: Option<&str>, s: &Screening) -> String {
     let hits = s
         .hits
         .iter()

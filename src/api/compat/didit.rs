@@ -73,7 +73,7 @@ pub(super) async fn aml(
         body["detail"] = Value::String(e.message.clone());
         return t.respond(t.status(), body);
     }
-    match handle(&node, body) {
+    match handle(&node, &access.officer.id, body) {
         Ok(v) => Json(v).into_response(),
         Err(e) => refuse(e),
     }
@@ -100,7 +100,7 @@ struct Request {
     document_number: Option<String>,
 }
 
-fn handle(node: &Node, body: Result<Bytes, BytesRejection>) -> Result<Value, Error> {
+fn handle(node: &Node, officer: &str, body: Result<Bytes, BytesRejection>) -> Result<Value, Error> {
     let body = body.map_err(body_rejection)?;
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| Error::bad_request("malformed_json", format!("JSON parse error - {e}")))?;
@@ -111,6 +111,7 @@ fn handle(node: &Node, body: Result<Bytes, BytesRejection>) -> Result<Value, Err
     let snapshot = node.lists.ready(now)?;
     let screening = snapshot.watchlists.screen(&req.query, &req.policy)?;
     Metrics::inc(&node.metrics.screenings_total);
+    node.record_screening(officer, "didit", &screening);
     Ok(answer(node, &snapshot, &req, &screening, now))
 }
 

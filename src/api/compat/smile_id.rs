@@ -179,6 +179,7 @@ fn handle(node: &Node, limiter: &RateLimiter, body: Result<Bytes, BytesRejection
         .screen(&job.query, &job.policy)
         .map_err(|e| SmileError::invalid_json(Some(e.to_string())))?;
     Metrics::inc(&node.metrics.screenings_total);
+    node.record_screening(&access.officer.id, "smile-id", &screening);
     Ok(answer(node, &snapshot, access, &partner_id, &job, &screening, now))
 }
 
