@@ -28,6 +28,7 @@ use crate::claims::{
     ChallengeMessage, Nonce, Presentation, check_binding, verify_holder_signature, verify_kyc_credential,
 };
 use crate::error::{Error, Result};
+use crate::credentials::StatusPurpose;
 use crate::issuer::{CertificateRecord, CredentialRecord, Issuer, Revocable, StatusChange};
 use crate::keys::ed25519_from_did;
 use crate::metrics::Metrics;
@@ -441,6 +442,8 @@ pub async fn settle(
         }
         request.status = RequestStatus::Issued;
         request.rejection_reason = None;
+        // Cleared after a monitoring review: the suspended credential is live again.
+        suspend(node, &request, case, false, officer, actor, batch, audit, events, &mut settled)?;
     } else if case.status == CaseStatus::ConfirmedMatch {
         if request.status != RequestStatus::Rejected {
             let data = json!({"request_id": request.id, "case_id": case.id, "holder": request.holder});
@@ -464,6 +467,9 @@ pub async fn settle(
         request.status = RequestStatus::Error;
     } else {
         request.status = RequestStatus::InReview;
+        // A live credential whose subject now has an open possible match is suspended until
+        // the review ends (reinstated on a false positive, revoked on a confirmed match).
+        suspend(node, &request, case, true, officer, actor, batch, audit, events, &mut settled)?;
     }
     batch.put(REQUESTS_TREE, &request.id, &request)?;
     settled.request = request;
@@ -493,6 +499,39 @@ fn error_case(id: String, ctx: &CheckContext<'_>, now: DateTime<Utc>) -> Case {
         suppressed: Vec::new(),
         inherited_from: None,
     }
+}
+
+/// Sets (or clears) the suspension bit of the request's live credential, if it changes.
+#[allow(clippy::too_many_arguments)]
+fn suspend(
+    node: &Node,
+    request: &RequestRecord,
+    case: &Case,
+    value: bool,
+    officer: &Officer,
+    actor: &str,
+    batch: &mut Batch,
+    audit: &mut Vec<AuditEvent>,
+    events: &mut Vec<Event>,
+    settled: &mut Settled,
+) -> Result<()> {
+    let Some(id) = &request.credential_id else { return Ok(()) };
+    let Some(c) = node.issuer.credential(id)? else { return Ok(()) };
+    if c.revoked.is_some() || node.issuer.status_of(&c, StatusPurpose::Suspension)? == value {
+        return Ok(());
+    }
+    let change = StatusChange { officer: c.officer.clone(), purpose: StatusPurpose::Suspension, slot: c.status, value };
+    node.issuer.stage_status(batch, &change);
+    let (action, kind) = if value {
+        ("credential.suspended", webhook_types::CREDENTIAL_SUSPENDED)
+    } else {
+        ("credential.reinstated", webhook_types::CREDENTIAL_REINSTATED)
+    };
+    let data = json!({"credential_id": c.id, "request_id": request.id, "case_id": case.id, "holder": request.holder});
+    audit.push(AuditEvent::new(&officer.id, actor, action, &c.id, data.clone()));
+    events.push(Event::new(kind, &officer.id, data, node.clock.now()));
+    settled.status_changes.push(change);
+    Ok(())
 }
 
 /// Makes every write so far durable, off the async executor.
