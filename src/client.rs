@@ -95,6 +95,12 @@ impl NodeClient {
         Self::answer(req.send().await?).await
     }
 
+    /// `POST path` with a JSON body and no token. Unlike [`NodeClient::post`] its future is
+    /// `Send` (no `&dyn TokenSigner` is held across the await), so it can be spawned.
+    pub async fn post_unsigned(&self, path: &str, body: &Value) -> ClientResult<Value> {
+        Self::answer(self.http.post(format!("{}{path}", self.base)).json(body).send().await?).await
+    }
+
     /// Takes a challenge and signs a presentation of `credentials` for `spec_id`.
     pub async fn prepare_request(
         &self,
@@ -103,7 +109,7 @@ impl NodeClient {
         credentials: Vec<SecuredCredential>,
     ) -> ClientResult<PreparedRequest> {
         let did = holder.did();
-        let c = self.post("/v1/challenges", &json!({"holder_did": did, "spec_id": spec_id}), None).await?;
+        let c = self.post_unsigned("/v1/challenges", &json!({"holder_did": did, "spec_id": spec_id})).await?;
         let field = |k: &str| {
             c[k].as_str().map(str::to_owned).ok_or_else(|| ClientError::Local(format!("challenge without {k}")))
         };
@@ -122,7 +128,7 @@ impl NodeClient {
 
     /// Submits a prepared request.
     pub async fn submit(&self, prepared: &PreparedRequest) -> ClientResult<Value> {
-        self.post("/v1/requests", &prepared.body, None).await
+        self.post_unsigned("/v1/requests", &prepared.body).await
     }
 }
 

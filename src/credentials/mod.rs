@@ -14,6 +14,7 @@
 
 pub mod certificate;
 pub mod did;
+mod fast_di;
 pub mod status_list;
 pub mod vc;
 

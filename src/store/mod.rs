@@ -159,10 +159,76 @@ impl Batch {
     }
 }
 
+/// Group commit for [`Backend::flush`]: callers that ask for a flush while one is running
+/// wait for the next one, which then covers all of them, so concurrent requests share one
+/// write + sync instead of queueing one each. A caller returns only after a flush that
+/// *started after it asked* has completed, so every write it made before asking is durable
+/// ("flushed before the answer" holds for each caller).
+#[derive(Default)]
+struct GroupFlush {
+    state: std::sync::Mutex<FlushState>,
+    done: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct FlushState {
+    /// Tickets handed out so far (a ticket is taken when a caller asks for a flush).
+    requested: u64,
+    /// Every ticket up to this one is covered by a completed, successful flush.
+    completed: u64,
+    /// A flush is running.
+    running: bool,
+    /// The last failed flush: the tickets it covered and why.
+    failed: Option<(u64, String)>,
+    /// Flushes actually run (for tests and metrics).
+    flushes: u64,
+}
+
+impl GroupFlush {
+    fn flush(&self, backend: &dyn Backend) -> StoreResult<()> {
+        let poisoned = || StoreError::Engine("flush lock poisoned".into());
+        let mut st = self.state.lock().map_err(|_| poisoned())?;
+        st.requested += 1;
+        let ticket = st.requested;
+        loop {
+            if st.completed >= ticket {
+                return Ok(());
+            }
+            if let Some((covered, e)) = &st.failed
+                && *covered >= ticket
+            {
+                return Err(StoreError::Engine(e.clone()));
+            }
+            if st.running {
+                st = self.done.wait(st).map_err(|_| poisoned())?;
+                continue;
+            }
+            // Lead a flush covering every ticket handed out so far: their writes were all
+            // made before this point.
+            st.running = true;
+            let covers = st.requested;
+            drop(st);
+            let result = backend.flush();
+            st = self.state.lock().map_err(|_| poisoned())?;
+            st.running = false;
+            st.flushes += 1;
+            match &result {
+                Ok(()) => st.completed = st.completed.max(covers),
+                Err(e) => st.failed = Some((covers, e.to_string())),
+            }
+            self.done.notify_all();
+            if covers >= ticket {
+                return result;
+            }
+        }
+    }
+}
+
 /// Typed access to the backend. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<dyn Backend>,
+    flusher: Arc<GroupFlush>,
 }
 
 impl std::fmt::Debug for Store {
@@ -173,7 +239,12 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     pub fn new(backend: Arc<dyn Backend>) -> Store {
-        Store { backend }
+        Store { backend, flusher: Arc::new(GroupFlush::default()) }
+    }
+
+    /// How many backend flushes ran so far (group commit makes this less than the calls).
+    pub fn flushes_run(&self) -> u64 {
+        self.flusher.state.lock().map(|s| s.flushes).unwrap_or(0)
     }
 
     /// Opens (or creates) the embedded sled database in `dir`.
@@ -268,9 +339,10 @@ impl Store {
         self.backend.commit(batch.ops())
     }
 
-    /// Durably flushes; run it off the async executor (`spawn_blocking`) in handlers.
+    /// Durably flushes every write made before the call; run it off the async executor
+    /// (`spawn_blocking`) in handlers. Concurrent callers share flushes (group commit).
     pub fn flush(&self) -> StoreResult<()> {
-        self.backend.flush()
+        self.flusher.flush(&*self.backend)
     }
 }
 
@@ -368,6 +440,88 @@ mod tests {
         s.backend().put("t", b"k", b"not json").unwrap();
         let e = s.get::<u32>("t", "k").unwrap_err();
         assert_eq!(e.code(), "storage_corrupt");
+    }
+
+    /// A backend whose flush is slow and counts how often it ran.
+    struct SlowFlush {
+        inner: SledBackend,
+        flushes: std::sync::atomic::AtomicU64,
+        fail: std::sync::atomic::AtomicBool,
+    }
+
+    impl Backend for SlowFlush {
+        fn get(&self, tree: &str, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+            self.inner.get(tree, key)
+        }
+        fn put(&self, tree: &str, key: &[u8], value: &[u8]) -> StoreResult<()> {
+            self.inner.put(tree, key, value)
+        }
+        fn remove(&self, tree: &str, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+            self.inner.remove(tree, key)
+        }
+        fn compare_and_swap(
+            &self,
+            tree: &str,
+            key: &[u8],
+            expected: Option<&[u8]>,
+            new: Option<&[u8]>,
+        ) -> StoreResult<bool> {
+            self.inner.compare_and_swap(tree, key, expected, new)
+        }
+        fn scan_prefix(
+            &self,
+            tree: &str,
+            prefix: &[u8],
+            after: Option<&[u8]>,
+            limit: usize,
+        ) -> StoreResult<Vec<(Vec<u8>, Vec<u8>)>> {
+            self.inner.scan_prefix(tree, prefix, after, limit)
+        }
+        fn last_with_prefix(&self, tree: &str, prefix: &[u8]) -> StoreResult<Option<(Vec<u8>, Vec<u8>)>> {
+            self.inner.last_with_prefix(tree, prefix)
+        }
+        fn commit(&self, batch: &[BatchOp]) -> StoreResult<bool> {
+            self.inner.commit(batch)
+        }
+        fn flush(&self) -> StoreResult<()> {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            self.flushes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(StoreError::Engine("disk on fire".into()));
+            }
+            self.inner.flush()
+        }
+    }
+
+    #[test]
+    fn concurrent_flushes_are_grouped_and_each_waits_for_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Arc::new(SlowFlush {
+            inner: SledBackend::open(dir.path()).unwrap(),
+            flushes: Default::default(),
+            fail: Default::default(),
+        });
+        let s = Store::new(backend.clone());
+        std::thread::scope(|sc| {
+            for i in 0..32 {
+                let s = s.clone();
+                sc.spawn(move || {
+                    s.put("t", &format!("k{i}"), &i).unwrap();
+                    s.flush().unwrap();
+                });
+            }
+        });
+        let n = backend.flushes.load(std::sync::atomic::Ordering::SeqCst);
+        assert!((1..32).contains(&n), "32 concurrent callers ran {n} flushes");
+        assert_eq!(s.flushes_run(), n);
+        // A lone caller always gets a flush of its own.
+        s.flush().unwrap();
+        assert_eq!(backend.flushes.load(std::sync::atomic::Ordering::SeqCst), n + 1);
+        // A failed flush fails the callers it covered; the next one succeeds again.
+        backend.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(s.flush().is_err());
+        backend.fail.store(false, std::sync::atomic::Ordering::SeqCst);
+        s.flush().unwrap();
     }
 
     #[test]
