@@ -292,6 +292,11 @@ mod tests {
                     status_list_credential: "http://127.0.0.1:8080/v1/status/demo-officer/revocation/0".into(),
                     index: 4242,
                 },
+                // An array of two entries, as the node issues them.
+                suspension: Some(StatusEntry {
+                    status_list_credential: "http://127.0.0.1:8080/v1/status/o/suspension/0".into(),
+                    index: 7,
+                }),
             },
         )
         .unwrap()

@@ -27,8 +27,8 @@ use crate::cases::{Case, CaseStatus, fingerprint, new_id, prepare_case};
 use crate::claims::{
     ChallengeMessage, Nonce, Presentation, check_binding, verify_holder_signature, verify_kyc_credential,
 };
-use crate::error::{Error, Result};
 use crate::credentials::StatusPurpose;
+use crate::error::{Error, Result};
 use crate::issuer::{CertificateRecord, CredentialRecord, Issuer, Revocable, StatusChange};
 use crate::keys::ed25519_from_did;
 use crate::metrics::Metrics;
