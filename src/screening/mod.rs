@@ -429,7 +429,7 @@ impl Watchlists {
                 if t.class == TokenClass::Initial {
                     continue;
                 }
-                ix.relatives(&t.text, t.group, t.abjad, qcodes[qi], relatives);
+                ix.relatives(t, qcodes[qi], relatives);
                 let postings: usize = relatives.iter().map(|r| ix.postings(r.vid).len()).sum();
                 per_token.push((qi, relatives.clone(), postings));
             }
@@ -674,6 +674,8 @@ impl Watchlists {
             role: t.role,
             group: ix.vocab.group[t.vid as usize],
             abjad: t.abjad,
+            script: t.script,
+            skeleton: if t.abjad { ix.vocab.arabic_skeleton.get(&t.vid).map(|s| &**s) } else { None },
         }));
     }
 

@@ -11,7 +11,11 @@ use serde::Serialize;
 
 use crate::lists::PartialDate;
 
-use super::normalize::{NICKNAME_GROUP_BASE, NameToken, Role, TokenClass, consonant_skeleton, translit_key};
+use std::borrow::Cow;
+
+use super::normalize::{
+    NICKNAME_GROUP_BASE, NameToken, Role, Script, TokenClass, consonant_skeleton, greek_blind, translit_key,
+};
 use super::similarity::jaro_winkler;
 
 /// One token of a name in the index or a query, ready for comparison.
@@ -24,6 +28,9 @@ pub struct Tok<'a> {
     pub role: Role,
     pub group: Option<u32>,
     pub abjad: bool,
+    pub script: Script,
+    /// Consonant skeleton taken from the Arabic letters, for Arabic-script tokens.
+    pub skeleton: Option<&'a str>,
 }
 
 impl<'a> From<&'a NameToken> for Tok<'a> {
@@ -35,6 +42,17 @@ impl<'a> From<&'a NameToken> for Tok<'a> {
             role: t.role,
             group: t.group,
             abjad: t.abjad,
+            script: t.script,
+            skeleton: t.skeleton.as_deref(),
+        }
+    }
+}
+
+impl Tok<'_> {
+    fn skeleton(&self) -> Cow<'_, str> {
+        match self.skeleton {
+            Some(s) => Cow::Borrowed(s),
+            None => Cow::Owned(consonant_skeleton(self.text)),
         }
     }
 }
@@ -154,21 +172,34 @@ pub fn token_similarity(q: &Tok<'_>, c: &Tok<'_>, phonetic_equal: bool, mode: Na
         return (if g >= NICKNAME_GROUP_BASE { nickname } else { 0.97 }, TokenHow::NamePart);
     }
     let (qb, cb) = (q.text.as_bytes(), c.text.as_bytes());
-    // Initials: "v" stands for "vladimir"; two initials must be equal (handled above).
+    let cross_script = q.script != c.script;
+    // Initials: "v" stands for "vladimir"; two initials must be equal (handled above). An
+    // initial from another script may stand for the romanized name's sound ("Х." for
+    // "Khalid", whose key starts with h).
     if q.class == TokenClass::Initial || c.class == TokenClass::Initial {
         if q.class == TokenClass::Initial && c.class == TokenClass::Initial {
             return (0.0, TokenHow::Initial);
         }
-        return if qb[0] == cb[0] { (mode.initial_similarity(), TokenHow::Initial) } else { (0.0, TokenHow::Initial) };
+        let agree = qb[0] == cb[0] || (cross_script && q.key.as_bytes().first() == c.key.as_bytes().first());
+        return if agree { (mode.initial_similarity(), TokenHow::Initial) } else { (0.0, TokenHow::Initial) };
     }
     // Jaro-Winkler rewards a shared prefix even when one name is much longer ("john" /
     // "johnson"); scale it down with the length ratio, as Watchman does.
     let ratio = qb.len().min(cb.len()) as f64 / qb.len().max(cb.len()) as f64;
     let length_factor = if ratio < 0.8 { 1.0 - (1.0 - ratio) * 0.35 } else { 1.0 };
     let mut best = (jaro_winkler(qb, cb) * length_factor, TokenHow::Spelling);
-    // Nearly equal needs no second opinion; clearly different Latin spellings cannot be
-    // rescued by a romanization key either (only the abjad comparison below can).
-    if best.0 >= 0.97 || (best.0 < 0.6 && q.abjad == c.abjad) {
+    // Nearly equal needs no second opinion.
+    if best.0 >= 0.97 {
+        return best;
+    }
+    // The same sounds in another romanization ("dzhavish" / "jawish", "kho" / "ho"), however
+    // different the letters look.
+    if q.key == c.key && q.key.len() >= 2 {
+        let s = if q.key.len() >= 3 { 0.95 } else { 0.9 };
+        return if best.0 >= s { best } else { (s, TokenHow::Romanization) };
+    }
+    // Clearly different spellings in one script cannot be rescued by a romanization key.
+    if best.0 < 0.6 && !cross_script {
         return best;
     }
     // Short tokens: Jaro-Winkler is generous on 2-3 letters ("al"/"el" 0.7); demand near
@@ -190,22 +221,35 @@ pub fn token_similarity(q: &Tok<'_>, c: &Tok<'_>, phonetic_equal: bool, mode: Na
         if s > best.0 {
             best = (s, TokenHow::Romanization);
         }
-    } else if q.key == c.key && qb.len().min(cb.len()) >= 3 {
-        best = (best.0.max(0.95), if best.0 >= 0.95 { best.1 } else { TokenHow::Romanization });
+    }
+    // Greek has no h and writes b, d, g as "μπ", "ντ", "γκ" (read b/mb/mp, d/nd/nt, g/ng):
+    // between a Greek-script token and another, compare with those differences erased.
+    if (q.script == Script::Greek) != (c.script == Script::Greek) && !q.abjad && !c.abjad {
+        let (gq, gc) = (greek_blind(&q.key), greek_blind(&c.key));
+        if gq.len().min(gc.len()) >= 3 {
+            let s = if gq == gc { 0.95 } else { 0.97 * jaro_winkler(gq.as_bytes(), gc.as_bytes()) * length_factor };
+            if s > best.0 {
+                best = (s, TokenHow::Romanization);
+            }
+        }
     }
     if q.abjad != c.abjad {
         // Short skeletons ("ns", "br") collide by chance: demand three consonants.
         // Skeletons ignore vowels. An Arabic-script query (a holder's own document) has no
         // vowels to compare, so its skeleton decides; a Latin query against a listed
         // Arabic-script name must also look alike in full, since listed entries carry Latin
-        // names too and vowel-blind matching there mostly finds strangers.
-        let (sq, sc) = (consonant_skeleton(q.text), consonant_skeleton(c.text));
-        let short_but_equal = q.abjad && sq.len() == 2 && sq == sc;
-        if short_but_equal {
+        // names too and vowel-blind matching there mostly finds strangers. A final h is
+        // optional: Latin "-ah"/"-eh" is often a ta marbuta, which has no consonant.
+        let (sq, sc) = (q.skeleton(), c.skeleton());
+        let strip = |s: &str| s.len() - usize::from(s.len() > 2 && s.ends_with('h'));
+        let (lq, lc) = (strip(&sq), strip(&sc));
+        let equal = sq == sc || (lq == lc && sq[..lq] == sc[..lc]);
+        let n = lq.min(lc);
+        if q.abjad && n == 2 && equal {
             best = (best.0.max(0.9), TokenHow::Skeleton);
-        } else if sq.len() >= 3 && sc.len() >= 3 && (q.abjad || jaro_winkler(qb, cb) >= 0.7) {
-            let equal = if q.abjad { 0.95 } else { 0.93 };
-            let s = if sq == sc { equal } else { 0.95 * jaro_winkler(sq.as_bytes(), sc.as_bytes()) };
+        } else if n >= 3 && (q.abjad || jaro_winkler(qb, cb) >= 0.7) {
+            let full = if q.abjad { 0.95 } else { 0.93 };
+            let s = if equal { full } else { 0.95 * jaro_winkler(sq.as_bytes(), sc.as_bytes()) };
             if s > best.0 {
                 best = (s, TokenHow::Skeleton);
             }
@@ -515,6 +559,22 @@ mod tests {
         assert!(cmp("V. Putin", "Vladimir Putin", true) > 0.93);
         assert!(cmp("Abdulrahman Ali", "Abdul Rahman Ali", true) > 0.95);
         assert!(cmp("Xi Jinping", "习近平", true) > 0.95);
+    }
+
+    #[test]
+    fn other_scripts_meet_their_latin_spellings() {
+        // Romanization keys agree however different the letters look.
+        assert!(cmp("Самар Шакир Джавиш", "JAWISH, Samar Shakir", true) >= 0.93);
+        assert!(cmp("Хиям Джирджис", "JIRJIS, Hiyam", true) >= 0.93);
+        assert!(cmp("Ёнг Хо Чое", "CHOE, Yong Ho", true) >= 0.93);
+        // Greek has no h and writes d as "ντ", w as "ου".
+        assert!(cmp("Αμάντ Τζαννατί", "JANNATI, Ahmad", true) >= 0.93);
+        assert!(cmp("Ουαλίντ Χαλέντ", "Walid Khaled", true) >= 0.93);
+        // Arabic script, vowels unwritten.
+        assert!(cmp("زهير طاهر", "TAHIR, Zuhair", true) >= 0.93);
+        assert!(cmp("محمد علي", "Mohamed Ali", true) >= 0.93);
+        // But not a different name.
+        assert!(cmp("Αμάντ Τζαννατί", "JANNATI, Mahmud", true) < 0.93);
     }
 
     #[test]
