@@ -612,7 +612,7 @@ struct Terms {
     generic_person_names: HashSet<String>,
     groups: HashMap<String, u32>,
     particles: HashSet<String>,
-    /// Words of legal forms and generic organisation words (5+ letters), and their
+    /// Words of legal forms and generic organisation words (7+ letters), and their
     /// one-deletion variants, so a misspelt "LIABILTY" is still recognised as generic.
     form_words: Vec<String>,
     form_deletes: HashMap<String, Vec<u32>>,
@@ -721,7 +721,7 @@ impl Terms {
             .keys()
             .flat_map(|k| k.split(' ').map(str::to_string))
             .chain(t.org_generic.iter().cloned())
-            .filter(|w| w.len() >= 5 && w.bytes().all(|b| b.is_ascii_alphabetic()))
+            .filter(|w| w.len() >= MIN_NEAR_GENERIC_LEN && w.bytes().all(|b| b.is_ascii_alphabetic()))
             .collect();
         words.sort();
         words.dedup();
@@ -736,7 +736,7 @@ impl Terms {
 
     /// Whether `token` is a legal-form or generic organisation word up to one typo.
     fn near_generic(&self, token: &str) -> bool {
-        if token.len() < 5 {
+        if token.len() < MIN_NEAR_GENERIC_LEN {
             return false;
         }
         deletions(token).iter().any(|d| {
@@ -749,6 +749,11 @@ impl Terms {
         })
     }
 }
+
+/// Shortest word recognised as a misspelt legal form: shorter words are one edit away from
+/// ordinary names ("proton" from the Greek "proion"); rigour's tables already list the usual
+/// misspellings of short forms ("limted").
+const MIN_NEAR_GENERIC_LEN: usize = 7;
 
 /// The word itself and every one-letter deletion of it.
 fn deletions(w: &str) -> Vec<String> {
@@ -922,8 +927,15 @@ pub fn analyze(name: &str, ctx: NameContext) -> AnalyzedName {
                 continue;
             }
         }
-        let (text, info, role) = raw[i].clone();
+        let (mut text, info, role) = raw[i].clone();
         let abjad = info.script == Script::Arabic;
+        // A one-word legal form takes its compare form too ("Limited" and "Ltd" are one).
+        if org
+            && !abjad
+            && let Some(canon) = terms.org_forms.get(&text)
+        {
+            text.clone_from(canon);
+        }
         let honorific = person
             && !abjad
             && raw.len() > 1
@@ -1091,6 +1103,16 @@ mod tests {
         assert_eq!(gb("Σάντος"), gb("Santos"));
         assert_eq!(gb("Κάμπος"), gb("Campos"));
         assert_ne!(gb("Ahmad"), gb("Mahmud"));
+    }
+
+    #[test]
+    fn legal_forms_in_one_word_and_misspelt() {
+        let n = analyze("Acme Limited", NameContext::Organization);
+        assert_eq!(texts(&n), ["acme", "ltd"]);
+        assert_eq!(texts(&analyze("Acme Ltd.", NameContext::Organization)), ["acme", "ltd"]);
+        // Six letters one edit from a legal-form word ("proion") are a name, not a typo.
+        assert_eq!(analyze("AO Proton", NameContext::Organization).tokens[1].class, TokenClass::Normal);
+        assert_eq!(analyze("Acme Corporaton", NameContext::Organization).tokens[1].class, TokenClass::Generic);
     }
 
     #[test]

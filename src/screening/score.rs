@@ -332,6 +332,7 @@ pub fn compare_names(
     let mut denom = 0.0;
     let mut alignments = Vec::with_capacity(q.len().min(c.len()) + 1);
     let mut informative_matches = 0usize;
+    let mut generic_word_matches = 0usize;
     let weight_of = |toks: &[Tok<'_>], set: u64| -> (f64, bool) {
         toks.iter()
             .enumerate()
@@ -352,6 +353,8 @@ pub fn compare_names(
         denom += w;
         if q_normal && c_normal {
             informative_matches += 1;
+        } else if a.sim >= 0.9 && !q_normal && !c_normal {
+            generic_word_matches += 1;
         }
         alignments.push(a);
     }
@@ -393,7 +396,12 @@ pub fn compare_names(
     }
     let mut score = if denom > 0.0 { matched_weight / denom } else { 0.0 };
     // Nothing informative agreed: legal forms, particles or initials alone are never a match.
-    if informative_matches == 0 {
+    // Unless the listed name is made of such words only ("UNION DEVELOPMENT GROUP CO., LTD."):
+    // then those words are its identity, and all of them but one (a legal form) agreeing
+    // counts.
+    let listed_all_generic = !c.iter().any(|t| t.class == TokenClass::Normal);
+    let c_unmatched = c.len() - c_used.count_ones() as usize;
+    if informative_matches == 0 && !(listed_all_generic && generic_word_matches >= 2 && c_unmatched <= 1) {
         score = score.min(0.5);
     }
     // A multi-part query name matched on one part only is a weak match however long that
@@ -561,6 +569,15 @@ mod tests {
         assert!(cmp("Xi Jinping", "习近平", true) > 0.95);
     }
 
+    fn cmp_org(a: &str, b: &str) -> f64 {
+        let qa = analyze(a, NameContext::Organization);
+        let ca = analyze(b, NameContext::Organization);
+        let q: Vec<Tok<'_>> = qa.tokens.iter().map(Tok::from).collect();
+        let c: Vec<Tok<'_>> = ca.tokens.iter().map(Tok::from).collect();
+        let mode = NameMode { strict: true, listed_is_person: false };
+        compare_names(&q, &c, mode, &mut Vec::new(), |i, j| token_similarity(&q[i], &c[j], false, mode)).score
+    }
+
     #[test]
     fn other_scripts_meet_their_latin_spellings() {
         // Romanization keys agree however different the letters look.
@@ -575,6 +592,17 @@ mod tests {
         assert!(cmp("محمد علي", "Mohamed Ali", true) >= 0.93);
         // But not a different name.
         assert!(cmp("Αμάντ Τζαννατί", "JANNATI, Mahmud", true) < 0.93);
+    }
+
+    #[test]
+    fn legal_forms_agree_in_any_spelling_but_never_match_alone() {
+        assert!(cmp_org("Aero Systems Pte. Limited", "Aero Systems Pte. Ltd.") >= 0.97);
+        // A name made of generic words only is still that name...
+        assert!(cmp_org("Union Development Group Co., Limited", "UNION DEVELOPMENT GROUP CO., LTD.") >= 0.97);
+        // ...but not when parts of it are missing, nor on its legal form.
+        assert!(cmp_org("Union Group", "UNION DEVELOPMENT GROUP CO., LTD.") <= 0.5);
+        assert!(cmp_org("Co Ltd", "UNION DEVELOPMENT GROUP CO., LTD.") <= 0.5);
+        assert!(cmp_org("Belletech Corp", "11420 CORP.") <= 0.5);
     }
 
     #[test]
