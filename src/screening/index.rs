@@ -18,7 +18,7 @@ use crate::lists::{Entity, EntityKind, NameKind};
 
 use super::normalize::{
     AnalyzedName, NameContext, NameToken, Role, Script, TokenClass, analyze, consonant_skeleton, greek_blind,
-    translit_key,
+    skeleton_of_arabic, translit_key,
 };
 use super::similarity::osa_distance_within;
 
@@ -111,8 +111,9 @@ pub(crate) struct Vocab {
     pub group: Vec<Option<u32>>,
     /// Romanization-neutral spelling keys ([`translit_key`]).
     pub key: Vec<Box<str>>,
-    /// Consonant skeletons taken from Arabic letters, for tokens first seen in Arabic script.
-    pub arabic_skeleton: FxHashMap<u32, Box<str>>,
+    /// The Arabic letters ([`super::normalize::arabic_letters`]) of tokens first seen in
+    /// Arabic script.
+    pub arabic: FxHashMap<u32, Box<str>>,
     /// Double-metaphone primary and alternate code hashes (0 = none).
     pub phonetic: Vec<[u64; 2]>,
     /// Number of names containing the token.
@@ -305,10 +306,10 @@ impl NameIndex {
             deletion_variants(text, |d| deletes.push(hash_key(TAG_DELETE, d), id));
         }
         // Skeletons bridge Arabic-script and Latin spellings; index both sides' forms.
-        let sk = match &t.skeleton {
-            Some(sk) => {
-                self.vocab.arabic_skeleton.insert(id, sk.as_str().into());
-                sk.clone()
+        let sk = match &t.arabic {
+            Some(letters) => {
+                self.vocab.arabic.insert(id, letters.as_str().into());
+                skeleton_of_arabic(letters)
             }
             None => consonant_skeleton(text),
         };
@@ -387,7 +388,7 @@ impl NameIndex {
                 }
             }
         }
-        let sk = t.skeleton.clone().unwrap_or_else(|| consonant_skeleton(token));
+        let sk = t.arabic.as_deref().map_or_else(|| consonant_skeleton(token), skeleton_of_arabic);
         if sk.len() >= 3 {
             out.extend(self.skeletons.get(hash_key(TAG_SKELETON, &sk)).map(|vid| Relative { vid, strength: 0.75 }));
         }

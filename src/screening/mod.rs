@@ -675,7 +675,7 @@ impl Watchlists {
             group: ix.vocab.group[t.vid as usize],
             abjad: t.abjad,
             script: t.script,
-            skeleton: if t.abjad { ix.vocab.arabic_skeleton.get(&t.vid).map(|s| &**s) } else { None },
+            arabic: if t.abjad { ix.vocab.arabic.get(&t.vid).map(|s| &**s) } else { None },
         }));
     }
 

@@ -42,10 +42,10 @@ pub struct NameToken {
     pub abjad: bool,
     /// The script the token was written in.
     pub script: Script,
-    /// For Arabic-script tokens, the consonant skeleton taken from the Arabic letters
-    /// themselves (see [`consonant_skeleton`]): the folded Latin text cannot tell "زح" (z, h)
-    /// from "ژ" (zh).
-    pub skeleton: Option<String>,
+    /// For Arabic-script tokens, the letters as written (see [`arabic_letters`]): the
+    /// folded Latin text cannot tell "زح" (z, h) from "ژ" (zh), nor a long vowel written as a
+    /// letter from a short one added by the romanization.
+    pub arabic: Option<String>,
 }
 
 /// The script a token was written in, as far as matching cares.
@@ -136,8 +136,8 @@ pub fn fold(input: &str) -> String {
 struct WordInfo {
     /// The first non-Latin script seen in the word (Latin if none).
     script: Script,
-    /// Consonant skeleton from Arabic letters (empty for other words).
-    skeleton: String,
+    /// The Arabic letters of the word ([`arabic_letters`]; empty for other words).
+    arabic: String,
 }
 
 /// Core folding. `words` receives one entry per word written to `out`.
@@ -151,7 +151,7 @@ fn fold_into(input: &str, out: &mut String, words: &mut Vec<WordInfo>) {
             *in_word = false;
         } else {
             word.script = Script::Latin;
-            word.skeleton.clear();
+            word.arabic.clear();
         }
     };
     fn note_script(word: &mut WordInfo, c: char) {
@@ -191,6 +191,7 @@ fn fold_into(input: &str, out: &mut String, words: &mut Vec<WordInfo>) {
                 out.push('a');
                 in_word = true;
             }
+            word.arabic.push('\'');
             note_script(&mut word, c);
             prev_arabic_letter = true;
             continue;
@@ -201,14 +202,12 @@ fn fold_into(input: &str, out: &mut String, words: &mut Vec<WordInfo>) {
                 in_word = true;
             }
             note_script(&mut word, c);
-            if let Some(k) = arabic_skeleton_letter(c) {
+            if let Some(k) = arabic_letter_symbol(c, word_start) {
                 // "تش" is how Arabic writes "ch", which Latin skeletons read as one sound.
-                if k == b's' && word.skeleton.ends_with('t') && chars.get(i.wrapping_sub(2)) == Some(&'\u{062A}') {
-                    word.skeleton.pop();
+                if c == '\u{0634}' && word.arabic.ends_with('t') && chars.get(i.wrapping_sub(2)) == Some(&'\u{062A}') {
+                    word.arabic.pop();
                 }
-                if word.skeleton.as_bytes().last() != Some(&k) {
-                    word.skeleton.push(k as char);
-                }
+                word.arabic.push(k as char);
             }
             prev_arabic_letter = true;
             continue;
@@ -263,10 +262,20 @@ fn fold_into(input: &str, out: &mut String, words: &mut Vec<WordInfo>) {
     }
 }
 
-/// The skeleton letter of an Arabic consonant, the same letter [`consonant_skeleton`] gives
-/// its Latin spelling; `None` for vowel letters, hamza, ayn and marks.
-fn arabic_skeleton_letter(c: char) -> Option<u8> {
+/// How [`arabic_letters`] writes one Arabic letter: a consonant as the skeleton letter
+/// [`consonant_skeleton`] gives its Latin spelling, waw and ya at a word start as the
+/// consonants `w`, `y`; the vowel letters as `A` (alif, alif maqsura, ta marbuta), `I` (ya,
+/// alif with hamza below) and `U` (waw); hamza as `'`. `None` for marks.
+fn arabic_letter_symbol(c: char, word_start: bool) -> Option<u8> {
     Some(match c {
+        'ا' | 'أ' | 'آ' | 'ٱ' | 'ى' | 'ة' => b'A',
+        'إ' | 'ئ' => b'I',
+        'ؤ' => b'U',
+        'ء' => b'\'',
+        'و' if word_start => b'w',
+        'و' => b'U',
+        'ي' | 'ی' | 'ې' if word_start => b'y',
+        'ي' | 'ی' | 'ې' => b'I',
         'ب' | 'پ' => b'b',
         'ت' | 'ط' | 'ث' => b't',
         'ج' | 'ق' | 'ك' | 'ک' | 'گ' | 'خ' => b'k',
@@ -467,6 +476,26 @@ fn arabic_letter(c: char, word_start: bool) -> Option<&'static str> {
         '٩' => "9",
         _ => return None,
     })
+}
+
+/// An Arabic-script token as matching compares it with Latin spellings: consonants as
+/// skeleton letters (lower case), the letters that write long vowels as `A`, `I`, `U`, hamza
+/// and ayn as `'`; short vowels, which Arabic does not write, are absent. `None` for a token
+/// that was not written in Arabic script.
+pub fn arabic_letters(t: &NameToken) -> Option<&str> {
+    t.arabic.as_deref()
+}
+
+/// The consonant skeleton of [`arabic_letters`]: what [`consonant_skeleton`] gives a Latin
+/// spelling of the same name.
+pub fn skeleton_of_arabic(letters: &str) -> String {
+    let mut out = String::with_capacity(letters.len());
+    for b in letters.bytes().filter(|b| b.is_ascii_lowercase() && !matches!(b, b'w' | b'y')) {
+        if out.as_bytes().last() != Some(&b) {
+            out.push(b as char);
+        }
+    }
+    out
 }
 
 /// Consonant skeleton for comparing names written without vowels (Arabic script) with their
@@ -844,7 +873,7 @@ pub fn analyze(name: &str, ctx: NameContext) -> AnalyzedName {
     let mut infos = Vec::new();
     for (word, role) in words {
         if let Some((initial, script)) = script_initial(word) {
-            raw.push((initial.to_string(), WordInfo { script, skeleton: String::new() }, role));
+            raw.push((initial.to_string(), WordInfo { script, arabic: String::new() }, role));
             continue;
         }
         folded.clear();
@@ -921,7 +950,7 @@ pub fn analyze(name: &str, ctx: NameContext) -> AnalyzedName {
                     group: None,
                     abjad: false,
                     script: raw[i].1.script,
-                    skeleton: None,
+                    arabic: None,
                 });
                 i += len;
                 continue;
@@ -953,8 +982,8 @@ pub fn analyze(name: &str, ctx: NameContext) -> AnalyzedName {
             TokenClass::Normal
         };
         let group = terms.groups.get(&text).copied();
-        let skeleton = (abjad && !info.skeleton.is_empty()).then_some(info.skeleton);
-        tokens.push(NameToken { text, class, role, group, abjad, script: info.script, skeleton });
+        let arabic = (abjad && !info.arabic.is_empty()).then_some(info.arabic);
+        tokens.push(NameToken { text, class, role, group, abjad, script: info.script, arabic });
         i += 1;
     }
     // In organisation names, letters standing alone are an acronym written with dots
@@ -1073,11 +1102,15 @@ mod tests {
         // Skeletons come from the letters: "زهير" is z-h-r, not the "zh" the folded text
         // suggests; "تش" is "ch".
         let t = &analyze("زهير طاهر", NameContext::Person).tokens;
-        assert_eq!(t[0].skeleton.as_deref(), Some(consonant_skeleton("zuhair").as_str()));
-        assert_eq!(t[1].skeleton.as_deref(), Some(consonant_skeleton("tahir").as_str()));
+        let skeleton = |t: &NameToken| skeleton_of_arabic(arabic_letters(t).unwrap());
+        assert_eq!(skeleton(&t[0]), consonant_skeleton("zuhair"));
+        assert_eq!(skeleton(&t[1]), consonant_skeleton("tahir"));
+        assert_eq!(arabic_letters(&t[0]), Some("zhIr"));
+        assert_eq!(arabic_letters(&t[1]), Some("tAhr"));
         assert_eq!(t[0].script, Script::Arabic);
         let t = &analyze("دمرتشلو", NameContext::Person).tokens;
-        assert_eq!(t[0].skeleton.as_deref(), Some(consonant_skeleton("damirchilu").as_str()));
+        assert_eq!(skeleton(&t[0]), consonant_skeleton("damirchilu"));
+        assert_eq!(arabic_letters(&analyze("عبدالله", NameContext::Person).tokens[0]), Some("'bdAllh"));
         // An Arabic name is not an English title: "سير" (Sayyar) stays.
         assert_eq!(analyze("سير عبدالله", NameContext::Person).tokens.len(), 2);
         assert_eq!(analyze("Sir Abdallah", NameContext::Person).tokens.len(), 1);
