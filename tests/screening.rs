@@ -32,7 +32,10 @@ fn labelled_set_meets_the_quality_targets() {
     assert_eq!(report.golden_recall, 1.0, "golden keys must always be found\n{summary}");
     assert!(report.ordinary_fp_rate <= 0.01, "ordinary false positives {}\n{summary}", report.ordinary_fp_rate);
     assert!(report.hard_fp_rate <= 0.05, "hard-negative false positives {}\n{summary}", report.hard_fp_rate);
-    assert!(report.name_recall >= 0.95, "name recall {}\n{summary}", report.name_recall);
+    // Names written in Cyrillic, Greek or Arabic script by people on no list: the cost of
+    // cross-script matching, held to the ordinary-negative aim's order.
+    assert!(report.script_fp_rate <= 0.02, "script-negative false positives {}\n{summary}", report.script_fp_rate);
+    assert!(report.name_recall >= 0.97, "name recall {}\n{summary}", report.name_recall);
     assert!(report.index_recall >= 0.99, "index recall {}\n{summary}", report.index_recall);
     for v in [
         Variant::Exact,
@@ -51,8 +54,8 @@ fn labelled_set_meets_the_quality_targets() {
     }
     // Cross-script from Latin to Greek and to vowel-less Arabic script is the hard case
     // (Watchman uses an embedding model for it); these floors guard against regressions.
-    assert!(rate(Variant::Greek) >= 0.85, "Greek recall {}\n{summary}", rate(Variant::Greek));
-    assert!(rate(Variant::Arabic) >= 0.65, "Arabic recall {}\n{summary}", rate(Variant::Arabic));
+    assert!(rate(Variant::Greek) >= 0.93, "Greek recall {}\n{summary}", rate(Variant::Greek));
+    assert!(rate(Variant::Arabic) >= 0.93, "Arabic recall {}\n{summary}", rate(Variant::Arabic));
 }
 
 fn run_screen(args: &[&str]) -> std::process::Output {

@@ -16,7 +16,10 @@ use rphonetic::DoubleMetaphone;
 
 use crate::lists::{Entity, EntityKind, NameKind};
 
-use super::normalize::{AnalyzedName, NameContext, Role, TokenClass, analyze, consonant_skeleton, translit_key};
+use super::normalize::{
+    AnalyzedName, NameContext, NameToken, Role, Script, TokenClass, analyze, consonant_skeleton, greek_blind,
+    skeleton_of_arabic, translit_key,
+};
 use super::similarity::osa_distance_within;
 
 /// Tokens shorter than this are not expanded to spelling variants (too many neighbours).
@@ -31,6 +34,7 @@ pub(crate) struct IToken {
     pub class: TokenClass,
     pub role: Role,
     pub abjad: bool,
+    pub script: Script,
 }
 
 /// One listed name, analysed.
@@ -97,6 +101,7 @@ const TAG_PHONETIC: u8 = 2;
 const TAG_SKELETON: u8 = 3;
 const TAG_JOINED: u8 = 4;
 const TAG_TRANSLIT: u8 = 5;
+const TAG_GREEK_BLIND: u8 = 6;
 
 /// The distinct tokens of all listed names.
 #[derive(Debug, Default)]
@@ -106,6 +111,9 @@ pub(crate) struct Vocab {
     pub group: Vec<Option<u32>>,
     /// Romanization-neutral spelling keys ([`translit_key`]).
     pub key: Vec<Box<str>>,
+    /// The Arabic letters ([`super::normalize::arabic_letters`]) of tokens first seen in
+    /// Arabic script.
+    pub arabic: FxHashMap<u32, Box<str>>,
     /// Double-metaphone primary and alternate code hashes (0 = none).
     pub phonetic: Vec<[u64; 2]>,
     /// Number of names containing the token.
@@ -255,8 +263,8 @@ impl NameIndex {
     fn push_name(&mut self, entity: u32, name: u16, kind: NameKind, analyzed: &AnalyzedName, dm: &DoubleMetaphone) {
         let tok_start = self.tokens.len() as u32;
         for t in analyzed.tokens.iter().take(u16::MAX as usize) {
-            let vid = self.intern(&t.text, t.group, t.abjad, dm);
-            self.tokens.push(IToken { vid, class: t.class, role: t.role, abjad: t.abjad });
+            let vid = self.intern(t, dm);
+            self.tokens.push(IToken { vid, class: t.class, role: t.role, abjad: t.abjad, script: t.script });
         }
         self.names.push(IndexedName {
             entity,
@@ -268,7 +276,8 @@ impl NameIndex {
         });
     }
 
-    fn intern(&mut self, text: &str, group: Option<u32>, abjad: bool, dm: &DoubleMetaphone) -> u32 {
+    fn intern(&mut self, t: &NameToken, dm: &DoubleMetaphone) -> u32 {
+        let (text, group) = (t.text.as_str(), t.group);
         if let Some(&id) = self.vocab.ids.get(text) {
             return id;
         }
@@ -279,6 +288,10 @@ impl NameIndex {
         let key = translit_key(text);
         if key.len() >= 3 {
             self.translit.push(hash_key(TAG_TRANSLIT, &key), id);
+            let gb = greek_blind(&key);
+            if gb != key && gb.len() >= 3 {
+                self.translit.push(hash_key(TAG_GREEK_BLIND, &gb), id);
+            }
         }
         self.vocab.key.push(key.into());
         let codes = phonetic_codes(dm, text);
@@ -293,11 +306,16 @@ impl NameIndex {
             deletion_variants(text, |d| deletes.push(hash_key(TAG_DELETE, d), id));
         }
         // Skeletons bridge Arabic-script and Latin spellings; index both sides' forms.
-        let sk = consonant_skeleton(text);
+        let sk = match &t.arabic {
+            Some(letters) => {
+                self.vocab.arabic.insert(id, letters.as_str().into());
+                skeleton_of_arabic(letters)
+            }
+            None => consonant_skeleton(text),
+        };
         if sk.len() >= 3 {
             self.skeletons.push(hash_key(TAG_SKELETON, &sk), id);
         }
-        let _ = abjad;
         if let Some(g) = group {
             self.groups.entry(g).or_default().push(id);
         }
@@ -329,7 +347,8 @@ impl NameIndex {
 
     /// Vocabulary relatives of a query token: exact, same name part, joined-equal,
     /// misspelt (one edit, verified), sounds-alike and same consonant skeleton.
-    pub fn relatives(&self, token: &str, group: Option<u32>, abjad: bool, codes: [u64; 2], out: &mut Vec<Relative>) {
+    pub fn relatives(&self, t: &NameToken, codes: [u64; 2], out: &mut Vec<Relative>) {
+        let (token, group) = (t.text.as_str(), t.group);
         out.clear();
         if let Some(vid) = self.vocab.id(token) {
             out.push(Relative { vid, strength: 1.0 });
@@ -360,8 +379,16 @@ impl NameIndex {
         if key.len() >= 3 {
             out.extend(self.translit.get(hash_key(TAG_TRANSLIT, &key)).map(|vid| Relative { vid, strength: 0.9 }));
         }
-        let sk = consonant_skeleton(token);
-        let _ = abjad;
+        if t.script == Script::Greek {
+            // What Greek cannot write (h, b/mb, d/nd, w) erased on both sides.
+            let gb = greek_blind(&key);
+            if gb.len() >= 3 {
+                for tag in [TAG_TRANSLIT, TAG_GREEK_BLIND] {
+                    out.extend(self.translit.get(hash_key(tag, &gb)).map(|vid| Relative { vid, strength: 0.85 }));
+                }
+            }
+        }
+        let sk = t.arabic.as_deref().map_or_else(|| consonant_skeleton(token), skeleton_of_arabic);
         if sk.len() >= 3 {
             out.extend(self.skeletons.get(hash_key(TAG_SKELETON, &sk)).map(|vid| Relative { vid, strength: 0.75 }));
         }
@@ -395,14 +422,21 @@ mod tests {
         let ix = NameIndex::build(&es);
         let dm = DoubleMetaphone::default();
         let mut out = Vec::new();
-        ix.relatives("putn", None, false, phonetic_codes(&dm, "putn"), &mut out);
+        let token = |s: &str| analyze(s, NameContext::Person).tokens.remove(0);
+        ix.relatives(&token("putn"), phonetic_codes(&dm, "putn"), &mut out);
         let putin = ix.vocab.id("putin").unwrap();
         assert!(out.iter().any(|r| r.vid == putin));
-        ix.relatives("muhammad", None, false, phonetic_codes(&dm, "muhammad"), &mut out);
+        ix.relatives(&token("muhammad"), phonetic_codes(&dm, "muhammad"), &mut out);
         let mohammed = ix.vocab.id("mohammed").unwrap();
         assert!(out.iter().any(|r| r.vid == mohammed));
         assert_eq!(ix.postings(putin), &[0]);
         assert_eq!(ix.joined_names("vladimirputin").count(), 0);
         assert_eq!(ix.joined_names("vladimirvladimirovich").count(), 1);
+        // Greek writes Ahmad without h and with "ντ" for d.
+        ix.relatives(&token("Αχμέτ"), [0, 0], &mut out);
+        let es = vec![entity("4", EntityKind::Person, &["Ahmad Hudbah"])];
+        let ix = NameIndex::build(&es);
+        ix.relatives(&token("Ουντμπά"), [0, 0], &mut out);
+        assert!(out.iter().any(|r| r.vid == ix.vocab.id("hudbah").unwrap()), "{out:?}");
     }
 }

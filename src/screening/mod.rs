@@ -429,7 +429,7 @@ impl Watchlists {
                 if t.class == TokenClass::Initial {
                     continue;
                 }
-                ix.relatives(&t.text, t.group, t.abjad, qcodes[qi], relatives);
+                ix.relatives(t, qcodes[qi], relatives);
                 let postings: usize = relatives.iter().map(|r| ix.postings(r.vid).len()).sum();
                 per_token.push((qi, relatives.clone(), postings));
             }
@@ -437,7 +437,9 @@ impl Watchlists {
             let budget = (ix.names.len() / 50).max(4000);
             let mut total = 0.0f32;
             let mut walked_any = false;
-            for (qi, relatives, postings) in &per_token {
+            // Common tokens not walked, with their evidence weight: they break ties below.
+            let mut skipped: Vec<(f32, &[Relative])> = Vec::new();
+            for (qi, relatives, postings) in &mut per_token {
                 let t = &analyzed.tokens[*qi];
                 let class_w = match t.class {
                     TokenClass::Normal => 1.0,
@@ -451,10 +453,12 @@ impl Watchlists {
                     _ => relatives.iter().map(|r| ix.idf(r.vid)).fold(0.0f32, f32::max).max(0.5 * ix.max_idf()),
                 };
                 total += class_w * own_idf;
-                let bit = 1u32 << qi;
+                let bit = 1u32 << *qi;
                 // A common token adds nothing to retrieval once a rarer token has run: names
                 // carrying it are scored in full anyway if the rarer token found them.
                 if walked_any && *postings > budget {
+                    relatives.sort_unstable_by_key(|r| r.vid);
+                    skipped.push((class_w * own_idf, relatives));
                     continue;
                 }
                 walked_any = true;
@@ -510,7 +514,19 @@ impl Watchlists {
             touched.clear();
             if cands.len() > MAX_CANDIDATES {
                 // Too many names share the query's rarest parts (a common surname): let the
-                // query's initials, which retrieve nothing themselves, break the tie.
+                // common tokens that were not walked ("Muhammad"), then the query's
+                // initials, which retrieve nothing themselves, break the tie.
+                for (score, n) in cands.iter_mut() {
+                    for (w, rels) in &skipped {
+                        let strength = ix
+                            .name_tokens(*n)
+                            .iter()
+                            .filter_map(|t| rels.binary_search_by_key(&t.vid, |r| r.vid).ok())
+                            .map(|k| rels[k].strength)
+                            .fold(0.0f32, f32::max);
+                        *score += w * strength;
+                    }
+                }
                 let initials: Vec<u8> =
                     toks.iter().filter(|t| t.class == TokenClass::Initial).map(|t| t.text.as_bytes()[0]).collect();
                 if !initials.is_empty() {
@@ -559,7 +575,10 @@ impl Watchlists {
             self.listed_tokens_into(name_id, &mut ctoks);
             let cmp = compare_names(qtoks, &ctoks, mode, &mut scratch, |i, j| {
                 let vid = itoks[j].vid;
-                *memo.entry((i as u8, vid)).or_insert_with(|| {
+                // One vocabulary token may occur in Arabic script and in Latin: they compare
+                // differently.
+                let key = (i as u8 | u8::from(itoks[j].abjad) << 7, vid);
+                *memo.entry(key).or_insert_with(|| {
                     let peq = phonetic_equal(qcodes[i], ix.vocab.phonetic[vid as usize]);
                     token_similarity(&qtoks[i], &ctoks[j], peq, mode)
                 })
@@ -674,6 +693,8 @@ impl Watchlists {
             role: t.role,
             group: ix.vocab.group[t.vid as usize],
             abjad: t.abjad,
+            script: t.script,
+            arabic: if t.abjad { ix.vocab.arabic.get(&t.vid).map(|s| &**s) } else { None },
         }));
     }
 

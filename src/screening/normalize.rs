@@ -40,6 +40,38 @@ pub struct NameToken {
     /// The token came from Arabic script: vowels are mostly unwritten, so it is compared by
     /// its consonant skeleton as well.
     pub abjad: bool,
+    /// The script the token was written in.
+    pub script: Script,
+    /// For Arabic-script tokens, the letters as written (see [`arabic_letters`]): the
+    /// folded Latin text cannot tell "زح" (z, h) from "ژ" (zh), nor a long vowel written as a
+    /// letter from a short one added by the romanization.
+    pub arabic: Option<String>,
+}
+
+/// The script a token was written in, as far as matching cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Script {
+    /// Latin letters (with or without diacritics) or digits.
+    #[default]
+    Latin,
+    Cyrillic,
+    Greek,
+    /// Arabic and Persian.
+    Arabic,
+    /// Anything else (CJK, Hebrew, ...), romanized by `deunicode`.
+    Other,
+}
+
+impl Script {
+    fn of(c: char) -> Script {
+        match c as u32 {
+            0x0400..=0x052F => Script::Cyrillic,
+            0x0370..=0x03FF | 0x1F00..=0x1FFF => Script::Greek,
+            0x0600..=0x06FF | 0x0750..=0x077F | 0xFB50..=0xFDFF | 0xFE70..=0xFEFF => Script::Arabic,
+            0..=0x024F | 0x1E00..=0x1EFF => Script::Latin,
+            _ => Script::Other,
+        }
+    }
 }
 
 /// The part of a person's name a token belongs to.
@@ -92,26 +124,41 @@ pub enum NameContext {
     Any,
 }
 
-/// Folds text to lowercase ASCII words separated by single spaces. Returns whether any
-/// Arabic-script letters were seen per output word (parallel to the words).
+/// Folds text to lowercase ASCII words separated by single spaces.
 pub fn fold(input: &str) -> String {
     let mut out = String::with_capacity(input.len());
     fold_into(input, &mut out, &mut Vec::new());
     out
 }
 
-/// Core folding. `abjad_words` receives one flag per word written to `out`.
-fn fold_into(input: &str, out: &mut String, abjad_words: &mut Vec<bool>) {
-    let mut word_abjad = false;
+/// What folding knows about one output word besides its text.
+#[derive(Debug, Clone, Default)]
+struct WordInfo {
+    /// The first non-Latin script seen in the word (Latin if none).
+    script: Script,
+    /// The Arabic letters of the word ([`arabic_letters`]; empty for other words).
+    arabic: String,
+}
+
+/// Core folding. `words` receives one entry per word written to `out`.
+fn fold_into(input: &str, out: &mut String, words: &mut Vec<WordInfo>) {
+    let mut word = WordInfo::default();
     let mut in_word = false;
-    let end_word = |out: &mut String, in_word: &mut bool, word_abjad: &mut bool, flags: &mut Vec<bool>| {
+    let end_word = |out: &mut String, in_word: &mut bool, word: &mut WordInfo, words: &mut Vec<WordInfo>| {
         if *in_word {
-            flags.push(*word_abjad);
+            words.push(std::mem::take(word));
             out.push(' ');
             *in_word = false;
-            *word_abjad = false;
+        } else {
+            word.script = Script::Latin;
+            word.arabic.clear();
         }
     };
+    fn note_script(word: &mut WordInfo, c: char) {
+        if word.script == Script::Latin {
+            word.script = Script::of(c);
+        }
+    }
     let chars: Vec<char> = input.nfkc().flat_map(char::to_lowercase).collect();
     let mut prev_arabic_letter = false;
     let mut i = 0;
@@ -126,42 +173,70 @@ fn fold_into(input: &str, out: &mut String, abjad_words: &mut Vec<bool>) {
             } else if c == '\'' || c == '`' {
                 // O'Brien, Nu'man: the apostrophe joins, it does not split.
             } else {
-                end_word(out, &mut in_word, &mut word_abjad, abjad_words);
+                end_word(out, &mut in_word, &mut word, words);
             }
             continue;
         }
         if is_apostrophe(c) {
             continue;
         }
-        if let Some(latin) = arabic_letter(c, !prev_arabic_letter) {
+        let word_start = !prev_arabic_letter;
+        if c == '\u{0639}' {
+            // Ayn has no Latin letter; Latin spellings write the vowel it carries ("Ali",
+            // "Abd", "Sa'id"): "a" at a word start or between consonants, nothing after a
+            // vowel or at the end of a word.
+            let next_arabic = chars.get(i).is_some_and(|&n| arabic_letter(n, false).is_some());
+            let after_vowel = !word_start && out.as_bytes().last().is_some_and(|b| b"aiu".contains(b));
+            if next_arabic && !after_vowel {
+                out.push('a');
+                in_word = true;
+            }
+            word.arabic.push('\'');
+            note_script(&mut word, c);
+            prev_arabic_letter = true;
+            continue;
+        }
+        if let Some(latin) = arabic_letter(c, word_start) {
             out.push_str(latin);
             if !latin.is_empty() {
                 in_word = true;
-                word_abjad = true;
+            }
+            note_script(&mut word, c);
+            if let Some(k) = arabic_letter_symbol(c, word_start) {
+                // "تش" is how Arabic writes "ch", which Latin skeletons read as one sound.
+                if c == '\u{0634}' && word.arabic.ends_with('t') && chars.get(i.wrapping_sub(2)) == Some(&'\u{062A}') {
+                    word.arabic.pop();
+                }
+                word.arabic.push(k as char);
             }
             prev_arabic_letter = true;
             continue;
         }
         prev_arabic_letter = false;
         if c.is_whitespace() {
-            end_word(out, &mut in_word, &mut word_abjad, abjad_words);
+            end_word(out, &mut in_word, &mut word, words);
             continue;
         }
         let after_vowel = in_word && out.as_bytes().last().is_some_and(|b| b"aeiouy".contains(b));
         if let Some(latin) = cyrillic_letter(c) {
             out.push_str(latin);
             in_word |= !latin.is_empty();
+            note_script(&mut word, c);
             continue;
         }
         if let Some((latin, used)) = greek_letters(c, chars.get(i).copied(), after_vowel) {
             out.push_str(latin);
             in_word |= !latin.is_empty();
+            note_script(&mut word, c);
             i += used - 1;
             continue;
         }
         let cjk = is_cjk(c);
         match deunicode::deunicode_char(c) {
             Some(t) => {
+                if c.is_alphabetic() {
+                    note_script(&mut word, c);
+                }
                 for b in t.chars() {
                     if b.is_ascii_alphanumeric() {
                         out.push(b.to_ascii_lowercase());
@@ -169,22 +244,53 @@ fn fold_into(input: &str, out: &mut String, abjad_words: &mut Vec<bool>) {
                     } else if b == '\'' {
                         // deunicode marks some soft signs with apostrophes; they join.
                     } else {
-                        end_word(out, &mut in_word, &mut word_abjad, abjad_words);
+                        end_word(out, &mut in_word, &mut word, words);
                     }
                 }
                 // Each Han character is one syllable: keep syllables apart so that joined
                 // and split forms ("xi jin ping" / "xi jinping") are both reachable.
                 if cjk {
-                    end_word(out, &mut in_word, &mut word_abjad, abjad_words);
+                    end_word(out, &mut in_word, &mut word, words);
                 }
             }
-            None => end_word(out, &mut in_word, &mut word_abjad, abjad_words),
+            None => end_word(out, &mut in_word, &mut word, words),
         }
     }
-    end_word(out, &mut in_word, &mut word_abjad, abjad_words);
+    end_word(out, &mut in_word, &mut word, words);
     if out.ends_with(' ') {
         out.pop();
     }
+}
+
+/// How [`arabic_letters`] writes one Arabic letter: a consonant as the skeleton letter
+/// [`consonant_skeleton`] gives its Latin spelling, waw and ya at a word start as the
+/// consonants `w`, `y`; the vowel letters as `A` (alif, alif maqsura, ta marbuta), `I` (ya,
+/// alif with hamza below) and `U` (waw); hamza as `'`. `None` for marks.
+fn arabic_letter_symbol(c: char, word_start: bool) -> Option<u8> {
+    Some(match c {
+        'ا' | 'أ' | 'آ' | 'ٱ' | 'ى' | 'ة' => b'A',
+        'إ' | 'ئ' => b'I',
+        'ؤ' => b'U',
+        'ء' => b'\'',
+        'و' if word_start => b'w',
+        'و' => b'U',
+        'ي' | 'ی' | 'ې' if word_start => b'y',
+        'ي' | 'ی' | 'ې' => b'I',
+        'ب' | 'پ' => b'b',
+        'ت' | 'ط' | 'ث' => b't',
+        'ج' | 'ق' | 'ك' | 'ک' | 'گ' | 'خ' => b'k',
+        'غ' => b'g',
+        'ح' | 'ه' | 'ھ' => b'h',
+        'د' | 'ض' | 'ذ' => b'd',
+        'ر' => b'r',
+        'ز' | 'ظ' | 'ژ' => b'z',
+        'س' | 'ص' | 'ش' | 'چ' => b's',
+        'ف' => b'f',
+        'ل' => b'l',
+        'م' => b'm',
+        'ن' => b'n',
+        _ => return None,
+    })
 }
 
 /// Cyrillic (Russian, Ukrainian, Belarusian, Serbian, Bulgarian letters) in the BGN/PCGN
@@ -372,8 +478,29 @@ fn arabic_letter(c: char, word_start: bool) -> Option<&'static str> {
     })
 }
 
+/// An Arabic-script token as matching compares it with Latin spellings: consonants as
+/// skeleton letters (lower case), the letters that write long vowels as `A`, `I`, `U`, hamza
+/// and ayn as `'`; short vowels, which Arabic does not write, are absent. `None` for a token
+/// that was not written in Arabic script.
+pub fn arabic_letters(t: &NameToken) -> Option<&str> {
+    t.arabic.as_deref()
+}
+
+/// The consonant skeleton of [`arabic_letters`]: what [`consonant_skeleton`] gives a Latin
+/// spelling of the same name.
+pub fn skeleton_of_arabic(letters: &str) -> String {
+    let mut out = String::with_capacity(letters.len());
+    for b in letters.bytes().filter(|b| b.is_ascii_lowercase() && !matches!(b, b'w' | b'y')) {
+        if out.as_bytes().last() != Some(&b) {
+            out.push(b as char);
+        }
+    }
+    out
+}
+
 /// Consonant skeleton for comparing names written without vowels (Arabic script) with their
-/// Latin spellings: vowels and w/y dropped, digraphs reduced, doubled letters collapsed.
+/// Latin spellings: vowels and w/y dropped, digraphs reduced ("ch", which stands for
+/// "sh" in French and "tsh" in English spellings, is an s), doubled letters collapsed.
 pub fn consonant_skeleton(token: &str) -> String {
     let b = token.as_bytes();
     let mut out = String::with_capacity(b.len());
@@ -385,6 +512,20 @@ pub fn consonant_skeleton(token: &str) -> String {
             (b'k' | b's' | b'g' | b'd' | b't' | b'z', Some(b'h')) => {
                 i += 1;
                 Some(c)
+            }
+            (b'c', Some(b'h')) => {
+                i += 1;
+                Some(b's')
+            }
+            (b'p', Some(b'h')) => {
+                i += 1;
+                Some(b'f')
+            }
+            (b'x', _) => {
+                if out.as_bytes().last() != Some(&b'k') {
+                    out.push('k');
+                }
+                Some(b's')
             }
             (b'a' | b'e' | b'i' | b'o' | b'u' | b'y' | b'w', _) => None,
             (b'q', _) | (b'c', _) | (b'g', _) => Some(b'k'),
@@ -449,6 +590,32 @@ pub fn translit_key(token: &str) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// A [`translit_key`] with what Greek script cannot write erased, for comparing a name
+/// written in Greek with one written in another script: no h; "nd"/"nt" -> "d", "mb"/"mp" ->
+/// "b", "ng"/"gk" -> "g" (Greek "ντ", "μπ", "γκ" read either way); "u" before a vowel -> "v"
+/// (Greek writes w as "ου"); doubled letters collapsed.
+pub fn greek_blind(key: &str) -> String {
+    let b = key.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let (c, next) = (b[i], b.get(i + 1).copied());
+        let (emit, used) = match (c, next) {
+            (b'h', _) => (None, 1),
+            (b'n', Some(b'd' | b't')) => (Some(b'd'), 2),
+            (b'm', Some(b'b' | b'p')) => (Some(b'b'), 2),
+            (b'n', Some(b'g')) | (b'g', Some(b'k')) => (Some(b'g'), 2),
+            (b'u', Some(b'a' | b'e' | b'i' | b'o')) => (Some(b'v'), 1),
+            _ => (Some(c), 1),
+        };
+        if let Some(e) = emit.filter(|e| out.last() != Some(e)) {
+            out.push(e);
+        }
+        i += used;
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
 /// Name particles: part of a name but weak evidence of identity.
 const PARTICLES: &[&str] = &[
     "al", "el", "bin", "ben", "ibn", "bint", "binti", "abu", "abou", "bu", "ould", "de", "da", "di", "del", "della",
@@ -474,7 +641,7 @@ struct Terms {
     generic_person_names: HashSet<String>,
     groups: HashMap<String, u32>,
     particles: HashSet<String>,
-    /// Words of legal forms and generic organisation words (5+ letters), and their
+    /// Words of legal forms and generic organisation words (7+ letters), and their
     /// one-deletion variants, so a misspelt "LIABILTY" is still recognised as generic.
     form_words: Vec<String>,
     form_deletes: HashMap<String, Vec<u32>>,
@@ -583,7 +750,7 @@ impl Terms {
             .keys()
             .flat_map(|k| k.split(' ').map(str::to_string))
             .chain(t.org_generic.iter().cloned())
-            .filter(|w| w.len() >= 5 && w.bytes().all(|b| b.is_ascii_alphabetic()))
+            .filter(|w| w.len() >= MIN_NEAR_GENERIC_LEN && w.bytes().all(|b| b.is_ascii_alphabetic()))
             .collect();
         words.sort();
         words.dedup();
@@ -598,7 +765,7 @@ impl Terms {
 
     /// Whether `token` is a legal-form or generic organisation word up to one typo.
     fn near_generic(&self, token: &str) -> bool {
-        if token.len() < 5 {
+        if token.len() < MIN_NEAR_GENERIC_LEN {
             return false;
         }
         deletions(token).iter().any(|d| {
@@ -611,6 +778,11 @@ impl Terms {
         })
     }
 }
+
+/// Shortest word recognised as a misspelt legal form: shorter words are one edit away from
+/// ordinary names ("proton" from the Greek "proion"); rigour's tables already list the usual
+/// misspellings of short forms ("limted").
+const MIN_NEAR_GENERIC_LEN: usize = 7;
 
 /// The word itself and every one-letter deletion of it.
 fn deletions(w: &str) -> Vec<String> {
@@ -650,6 +822,43 @@ fn words_with_roles(name: &str) -> Vec<(&str, Role)> {
     words.into_iter().map(|w| (w, Role::Unknown)).collect()
 }
 
+/// A word that is one Cyrillic or Greek letter spelt with several Latin ones ("Х." for "H.",
+/// "Ш." for "Sh."), or one of the digraphs those scripts write a single Latin letter with
+/// ("Дж." for "J.", Greek "Τζ.", "Μπ.", "Ντ."): an initial, and the Latin letter it stands for.
+fn script_initial(word: &str) -> Option<(char, Script)> {
+    let w = word.trim_end_matches('.');
+    let lower: String = w.chars().flat_map(char::to_lowercase).collect();
+    let script = Script::of(lower.chars().next()?);
+    if !matches!(script, Script::Cyrillic | Script::Greek) {
+        return None;
+    }
+    let letter = match lower.as_str() {
+        "дж" | "τζ" => 'j',
+        "μπ" => 'b',
+        "ντ" => 'd',
+        "γκ" => 'g',
+        _ => {
+            let mut chars = lower.chars();
+            let c = chars.next()?;
+            if chars.next().is_some() {
+                return None;
+            }
+            let latin = cyrillic_letter(c).or_else(|| greek_letters(c, None, false).map(|(l, _)| l))?;
+            // One-letter renderings are initials already.
+            if latin.len() < 2 {
+                return None;
+            }
+            match latin {
+                "kh" => 'h',
+                "ch" if script == Script::Greek => 'h',
+                "ts" | "th" => 't',
+                _ => latin.chars().next()?,
+            }
+        }
+    };
+    Some((letter, script))
+}
+
 /// Analyses a name: folds it, drops decoration and classifies the remaining tokens.
 pub fn analyze(name: &str, ctx: NameContext) -> AnalyzedName {
     let terms = terms();
@@ -657,19 +866,22 @@ pub fn analyze(name: &str, ctx: NameContext) -> AnalyzedName {
     let org = matches!(ctx, NameContext::Organization | NameContext::Any);
 
     // Fold word by word so each token keeps the role of the word it came from.
-    let mut raw: Vec<(String, bool, Role)> = Vec::new();
+    let mut raw: Vec<(String, WordInfo, Role)> = Vec::new();
     let words: Vec<(&str, Role)> =
         if person { words_with_roles(name) } else { name.split_whitespace().map(|w| (w, Role::Unknown)).collect() };
     let mut folded = String::new();
-    let mut flags = Vec::new();
+    let mut infos = Vec::new();
     for (word, role) in words {
+        if let Some((initial, script)) = script_initial(word) {
+            raw.push((initial.to_string(), WordInfo { script, arabic: String::new() }, role));
+            continue;
+        }
         folded.clear();
-        flags.clear();
-        fold_into(word, &mut folded, &mut flags);
-        for (tok, abjad) in
-            folded.split(' ').filter(|t| !t.is_empty()).zip(flags.iter().copied().chain(std::iter::repeat(false)))
-        {
-            raw.push((tok.to_string(), abjad, role));
+        infos.clear();
+        fold_into(word, &mut folded, &mut infos);
+        let mut infos = infos.drain(..);
+        for tok in folded.split(' ').filter(|t| !t.is_empty()) {
+            raw.push((tok.to_string(), infos.next().unwrap_or_default(), role));
         }
     }
 
@@ -677,7 +889,7 @@ pub fn analyze(name: &str, ctx: NameContext) -> AnalyzedName {
     // words, so "Ghassan ABBAS, Brigadier General" and "Brigadier General Ghassan ABBAS"
     // agree. A name is never analysed away to nothing.
     let mut key = String::new();
-    let phrase = |key: &mut String, toks: &[(String, bool, Role)]| {
+    let phrase = |key: &mut String, toks: &[(String, WordInfo, Role)]| {
         key.clear();
         for (n, (t, _, _)) in toks.iter().enumerate() {
             if n > 0 {
@@ -697,7 +909,10 @@ pub fn analyze(name: &str, ctx: NameContext) -> AnalyzedName {
             }
             for len in (1..=terms.max_prefix_len.min(raw.len().saturating_sub(1))).rev() {
                 phrase(&mut key, &raw[..len]);
-                if terms.person_prefixes.contains(&key) {
+                // Latin titles, not Arabic-script words that fold to one ("سير", Sayyar,
+                // is not "Sir").
+                if terms.person_prefixes.contains(&key) && raw[..len].iter().all(|(_, w, _)| w.script != Script::Arabic)
+                {
                     raw.drain(..len);
                     stripped = true;
                     break;
@@ -734,14 +949,26 @@ pub fn analyze(name: &str, ctx: NameContext) -> AnalyzedName {
                     role: Role::Unknown,
                     group: None,
                     abjad: false,
+                    script: raw[i].1.script,
+                    arabic: None,
                 });
                 i += len;
                 continue;
             }
         }
-        let (text, abjad, role) = raw[i].clone();
-        let honorific =
-            person && raw.len() > 1 && (terms.person_suffixes.contains(&text) || terms.person_prefixes.contains(&text));
+        let (mut text, info, role) = raw[i].clone();
+        let abjad = info.script == Script::Arabic;
+        // A one-word legal form takes its compare form too ("Limited" and "Ltd" are one).
+        if org
+            && !abjad
+            && let Some(canon) = terms.org_forms.get(&text)
+        {
+            text.clone_from(canon);
+        }
+        let honorific = person
+            && !abjad
+            && raw.len() > 1
+            && (terms.person_suffixes.contains(&text) || terms.person_prefixes.contains(&text));
         let generic_word = org
             && (terms.org_generic.contains(&text) || (ctx == NameContext::Organization && terms.near_generic(&text)));
         let class = if generic_word || honorific {
@@ -755,7 +982,8 @@ pub fn analyze(name: &str, ctx: NameContext) -> AnalyzedName {
             TokenClass::Normal
         };
         let group = terms.groups.get(&text).copied();
-        tokens.push(NameToken { text, class, role, group, abjad });
+        let arabic = (abjad && !info.arabic.is_empty()).then_some(info.arabic);
+        tokens.push(NameToken { text, class, role, group, abjad, script: info.script, arabic });
         i += 1;
     }
     // In organisation names, letters standing alone are an acronym written with dots
@@ -864,6 +1092,60 @@ mod tests {
         assert_eq!(roles("Maria Aleksandrovna OSETROVA"), [Role::Given, Role::Given, Role::Family]);
         assert_eq!(roles("Jennifer L. McClellan"), [Role::Unknown; 3]);
         assert_eq!(roles("AL-QAHTANI, Farooq"), [Role::Family, Role::Family, Role::Given]);
+    }
+
+    #[test]
+    fn arabic_script_keeps_its_consonants_apart() {
+        // Ayn carries the vowel Latin spellings write.
+        assert_eq!(fold("محمد علي"), "mhmd ali");
+        assert_eq!(fold("عبد الله سعيد"), "abd allh said");
+        // Skeletons come from the letters: "زهير" is z-h-r, not the "zh" the folded text
+        // suggests; "تش" is "ch".
+        let t = &analyze("زهير طاهر", NameContext::Person).tokens;
+        let skeleton = |t: &NameToken| skeleton_of_arabic(arabic_letters(t).unwrap());
+        assert_eq!(skeleton(&t[0]), consonant_skeleton("zuhair"));
+        assert_eq!(skeleton(&t[1]), consonant_skeleton("tahir"));
+        assert_eq!(arabic_letters(&t[0]), Some("zhIr"));
+        assert_eq!(arabic_letters(&t[1]), Some("tAhr"));
+        assert_eq!(t[0].script, Script::Arabic);
+        let t = &analyze("دمرتشلو", NameContext::Person).tokens;
+        assert_eq!(skeleton(&t[0]), consonant_skeleton("damirchilu"));
+        assert_eq!(arabic_letters(&analyze("عبدالله", NameContext::Person).tokens[0]), Some("'bdAllh"));
+        // An Arabic name is not an English title: "سير" (Sayyar) stays.
+        assert_eq!(analyze("سير عبدالله", NameContext::Person).tokens.len(), 2);
+        assert_eq!(analyze("Sir Abdallah", NameContext::Person).tokens.len(), 1);
+    }
+
+    #[test]
+    fn initials_written_in_other_scripts() {
+        let n = analyze("Норма Дж. Торрес", NameContext::Person);
+        assert_eq!(texts(&n), ["norma", "j", "torres"]);
+        assert_eq!(n.tokens[1].class, TokenClass::Initial);
+        assert_eq!(n.tokens[1].script, Script::Cyrillic);
+        assert_eq!(texts(&analyze("Х. Ш. Петров", NameContext::Person)), ["h", "s", "petrov"]);
+        assert_eq!(texts(&analyze("Τζ. Σμιθ", NameContext::Person)), ["j", "smith"]);
+        // Two letters that are not one sound stay a name.
+        assert_eq!(texts(&analyze("Ли", NameContext::Person)), ["li"]);
+    }
+
+    #[test]
+    fn greek_blind_keys_erase_what_greek_cannot_write() {
+        let gb = |s: &str| greek_blind(&translit_key(&fold(s)));
+        assert_eq!(gb("Αμάντ"), gb("Ahmad"));
+        assert_eq!(gb("Ουαλίντ"), gb("Walid"));
+        assert_eq!(gb("Σάντος"), gb("Santos"));
+        assert_eq!(gb("Κάμπος"), gb("Campos"));
+        assert_ne!(gb("Ahmad"), gb("Mahmud"));
+    }
+
+    #[test]
+    fn legal_forms_in_one_word_and_misspelt() {
+        let n = analyze("Acme Limited", NameContext::Organization);
+        assert_eq!(texts(&n), ["acme", "ltd"]);
+        assert_eq!(texts(&analyze("Acme Ltd.", NameContext::Organization)), ["acme", "ltd"]);
+        // Six letters one edit from a legal-form word ("proion") are a name, not a typo.
+        assert_eq!(analyze("AO Proton", NameContext::Organization).tokens[1].class, TokenClass::Normal);
+        assert_eq!(analyze("Acme Corporaton", NameContext::Organization).tokens[1].class, TokenClass::Generic);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Engine tests on small hand-made lists; the real-list recall and false-positive
-//! measurements live in `tests/screening_quality.rs`.
+//! measurements live in `tests/screening.rs`.
 
 use super::*;
 use crate::lists::{DocumentKind, ListFormat};
@@ -151,6 +151,34 @@ fn arabic_script_query_finds_latin_and_arabic_names() {
     assert_eq!(s.hits[0].entity_id, "sdn:9");
     let s = top(&w, &q("Osama bin Laden"));
     assert_eq!(s.hits.first().map(|h| h.entity_id.as_str()), Some("sdn:9"), "{s:?}");
+}
+
+#[test]
+fn one_token_in_arabic_script_and_in_latin_is_scored_for_each() {
+    // "هادي" and "HADI" fold to the same vocabulary token; the Latin occurrence must not
+    // inherit the Arabic-to-Arabic comparison.
+    let first = person("sdn", "a", &["مزبان خضر هادي"], None, &[], &[Category::Sanction]);
+    let second = person("sdn", "b", &["Mizban Khadr HADI"], None, &[], &[Category::Sanction]);
+    let w = Watchlists::build(vec![LoadedList { meta: meta("sdn", 2), entities: vec![first, second] }]);
+    let s = top(&w, &q("مزبن خدر حدي"));
+    assert!(s.hits.iter().any(|h| h.entity_id == "sdn:b" && h.match_score >= 93), "{s:?}");
+}
+
+#[test]
+fn common_tokens_break_ties_among_many_candidates() {
+    // 150 SALMANs: the one also named Muhammad must be among the names scored, though
+    // "muhammad" is too common to be walked.
+    let mut entities: Vec<Entity> = (0..150)
+        .map(|i| person("sdn", &format!("s{i}"), &[&format!("SALMAN, Given{i}")], None, &[], &[Category::Sanction]))
+        .collect();
+    entities.extend((0..5000).map(|i| {
+        person("sdn", &format!("m{i}"), &[&format!("SURNAME{i}, Muhammad")], None, &[], &[Category::Sanction])
+    }));
+    entities.push(person("sdn", "target", &["SALMAN, Muhammad"], None, &[], &[Category::Sanction]));
+    let n = entities.len();
+    let w = Watchlists::build(vec![LoadedList { meta: meta("sdn", n), entities }]);
+    let s = top(&w, &q("Muhammad Salman"));
+    assert_eq!(s.hits.first().map(|h| h.entity_id.as_str()), Some("sdn:target"), "{s:?}");
 }
 
 #[test]
