@@ -2,3 +2,4 @@
 //! ([`refresh`]) and what changed between two snapshots ([`diff`]).
 
 pub mod diff;
+pub mod refresh;
