@@ -61,11 +61,87 @@ pub struct ListConfig {
     /// Official download URL for refreshes; the node only reads `path` when absent.
     #[serde(default)]
     pub url: Option<String>,
+    /// The files of a multi-file list and where each is downloaded from (OFAC SDN legacy CSV:
+    /// `sdn.csv`, `alt.csv`, `add.csv`, `sdn_comments.csv`), downloaded together into one
+    /// snapshot. Instead of `url`, never with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<ListFileConfig>,
+}
+
+/// One file of a multi-file list: its name in the snapshot (what the importer looks for) and
+/// its download URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListFileConfig {
+    pub name: String,
+    pub url: String,
 }
 
 impl ListConfig {
     pub fn source(&self) -> ListSource {
         ListSource { name: self.name.clone(), path: self.path.clone(), format: self.format }
+    }
+
+    /// Whether refreshes download this list (`url` or `files`) rather than re-read `path`.
+    pub fn is_remote(&self) -> bool {
+        self.url.is_some() || !self.files.is_empty()
+    }
+
+    /// Checks the name, the download URLs and the file names.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| ConfigError::Invalid(format!("list `{}`: {m}", self.name));
+        crate::lists::validate_list_name(&self.name).map_err(ConfigError::Invalid)?;
+        if let Some(url) = &self.url {
+            check_download_url(url).map_err(bad)?;
+            if !self.files.is_empty() {
+                return Err(bad("give either `url` (one file) or `files` (several), not both".into()));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for f in &self.files {
+            check_snapshot_file_name(&f.name).map_err(bad)?;
+            check_download_url(&f.url).map_err(|m| bad(format!("file `{}`: {m}", f.name)))?;
+            if !seen.insert(f.name.to_ascii_lowercase()) {
+                return Err(bad(format!("file `{}` is listed twice", f.name)));
+            }
+        }
+        if let (Some(format), false) = (self.format, self.files.is_empty()) {
+            let names: Vec<String> = self.files.iter().map(|f| f.name.clone()).collect();
+            let used = crate::lists::files::files_for_format(format, &names);
+            let unused: Vec<&str> = names.iter().filter(|n| !used.contains(n)).map(String::as_str).collect();
+            if !unused.is_empty() {
+                return Err(bad(format!(
+                    "a `{format}` list does not read {}; a one-file format takes `url`, a multi-file \
+                     format its own file names (ofac-sdn: sdn.csv, alt.csv, add.csv, sdn_comments.csv)",
+                    unused.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A download URL: `http(s)://host/...`.
+fn check_download_url(url: &str) -> Result<(), String> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+        Ok(u) => Err(format!("download URL `{url}` must be http(s)://host/..., not `{}:`", u.scheme())),
+        Err(e) => Err(format!("download URL `{url}` is invalid: {e}")),
+    }
+}
+
+/// A file name inside a snapshot folder: 1-128 of `A-Z a-z 0-9 . _ -`, not starting with a dot.
+pub fn check_snapshot_file_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "file name `{name}` must be 1-128 characters of A-Z, a-z, 0-9, '.', '_', '-', not starting with '.'"
+        ))
     }
 }
 
@@ -216,7 +292,13 @@ impl Config {
                     var: "AML_NODE_LISTS",
                     message: e.to_string(),
                 })?;
-                lists.push(ListConfig { name: src.name, path: src.path, format: src.format, url: None });
+                lists.push(ListConfig {
+                    name: src.name,
+                    path: src.path,
+                    format: src.format,
+                    url: None,
+                    files: Vec::new(),
+                });
             }
             self.lists = lists;
         }
@@ -264,7 +346,7 @@ impl Config {
         }
         let mut names = std::collections::HashSet::new();
         for l in &self.lists {
-            crate::lists::validate_list_name(&l.name).map_err(ConfigError::Invalid)?;
+            l.validate()?;
             if !names.insert(&l.name) {
                 return Err(ConfigError::Invalid(format!("list `{}` is configured twice", l.name)));
             }
@@ -322,6 +404,67 @@ mod tests {
         assert_eq!(c.lists.len(), 2);
         assert_eq!(c.lists[0].format, Some(ListFormat::UnXml));
         c.validate().unwrap();
+    }
+
+    /// The list download fields as the README documents them.
+    const REMOTE_LISTS: &str = r#"
+[[lists]]
+name = "us_ofac_sdn"
+path = "lists/ofac_sdn"
+format = "ofac-sdn"
+files = [
+  { name = "sdn.csv", url = "https://www.treasury.gov/ofac/downloads/sdn.csv" },
+  { name = "alt.csv", url = "https://www.treasury.gov/ofac/downloads/alt.csv" },
+  { name = "add.csv", url = "https://www.treasury.gov/ofac/downloads/add.csv" },
+  { name = "sdn_comments.csv", url = "https://www.treasury.gov/ofac/downloads/sdn_comments.csv" },
+]
+
+[[lists]]
+name = "un_sc"
+path = "lists/un_consolidated.xml"
+format = "un-xml"
+url = "https://scsanctions.un.org/resources/xml/en/consolidated.xml"
+"#;
+
+    #[test]
+    fn list_download_fields_parse_and_validate() {
+        let c: Config = toml::from_str(REMOTE_LISTS).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.lists[0].files.len(), 4);
+        assert_eq!(c.lists[0].files[3].name, "sdn_comments.csv");
+        assert!(c.lists[0].is_remote() && c.lists[1].is_remote());
+        assert!(c.lists[1].files.is_empty());
+        // Round trip: `files` is omitted when empty.
+        let back = toml::to_string(&c.lists[1]).unwrap();
+        assert!(!back.contains("files"), "{back}");
+
+        let with = |name: &str, extra: &str| -> Result<(), ConfigError> {
+            let text = format!("[[lists]]\nname = \"{name}\"\npath = \"x\"\n{extra}\n");
+            let c: Config = toml::from_str(&text).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+            c.validate()
+        };
+        with("ok", "url = \"http://127.0.0.1:9/x.xml\"").unwrap();
+        with("ok", "format = \"ofac-sdn\"\nfiles = [{name = \"sdn.csv\", url = \"https://h/sdn.csv\"}]").unwrap();
+        let refused = [
+            "url = \"ftp://h/x\"",
+            "url = \"file:///etc/passwd\"",
+            "url = \"not a url\"",
+            "url = \"https://h/x\"\nfiles = [{name = \"sdn.csv\", url = \"https://h/sdn.csv\"}]",
+            "files = [{name = \"../sdn.csv\", url = \"https://h/sdn.csv\"}]",
+            "files = [{name = \".hidden\", url = \"https://h/sdn.csv\"}]",
+            "files = [{name = \"sdn.csv\", url = \"https://h/a\"}, {name = \"SDN.CSV\", url = \"https://h/b\"}]",
+            "files = [{name = \"sdn.csv\", url = \"mailto:x@y\"}]",
+            "format = \"ofac-sdn\"\nfiles = [{name = \"sdn.csv\", url = \"https://h/a\"}, {name = \"extra.txt\", url = \"https://h/b\"}]",
+            "format = \"un-xml\"\nfiles = [{name = \"a.xml\", url = \"https://h/a\"}, {name = \"b.xml\", url = \"https://h/b\"}]",
+            "files = [{name = \"sdn.csv\", url = \"https://h/a\", extra = 1}]",
+        ];
+        for extra in refused {
+            assert!(with("l", extra).is_err(), "{extra}");
+        }
+        let err = with("l", "format = \"ofac-sdn\"\nfiles = [{name = \"sdn.csv\", url = \"https://h/a\"}, {name = \"x.csv\", url = \"https://h/b\"}]")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("list `l`") && err.contains("x.csv"), "{err}");
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod issuer;
 pub mod keys;
 pub mod lists;
 pub mod metrics;
+pub mod monitoring;
 pub mod node;
 pub mod officers;
 pub mod profiles;
