@@ -58,6 +58,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             status_list_credential: "http://127.0.0.1:8080/v1/status/demo-officer/revocation/0".into(),
             index: i as u64,
         },
+        suspension: Some(StatusEntry {
+            status_list_credential: "http://127.0.0.1:8080/v1/status/demo-officer/suspension/0".into(),
+            index: i as u64,
+        }),
     };
     if want("cert") {
         // The compliance certificate (a compact EdDSA JWT): issue and verify.
@@ -75,6 +79,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     status_list_credential: "http://127.0.0.1:8080/v1/status/demo-officer/revocation/0".into(),
                     index: i as u64,
                 },
+                suspension: Some(StatusEntry {
+                    status_list_credential: "http://127.0.0.1:8080/v1/status/demo-officer/suspension/0".into(),
+                    index: i as u64,
+                }),
                 issued_at: now,
                 valid_for: chrono::Duration::days(1),
             };

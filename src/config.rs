@@ -55,6 +55,9 @@ pub struct WebhookConfig {
 #[serde(deny_unknown_fields)]
 pub struct ListConfig {
     pub name: String,
+    /// A local file or folder. Without `url`/`files` it is the list (re-read on refresh);
+    /// with them it is an optional seed, read only while the cache holds no download yet.
+    #[serde(default)]
     pub path: PathBuf,
     #[serde(default)]
     pub format: Option<ListFormat>,
@@ -91,6 +94,9 @@ impl ListConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| ConfigError::Invalid(format!("list `{}`: {m}", self.name));
         crate::lists::validate_list_name(&self.name).map_err(ConfigError::Invalid)?;
+        if !self.is_remote() && self.path.as_os_str().is_empty() {
+            return Err(bad("give a local `path`, or a download `url` or `files`".into()));
+        }
         if let Some(url) = &self.url {
             check_download_url(url).map_err(bad)?;
             if !self.files.is_empty() {
@@ -179,6 +185,9 @@ pub struct Config {
     pub webhook_timeout_ms: u64,
     /// How often the outbox worker looks for due deliveries when not woken.
     pub outbox_poll_ms: u64,
+    /// How often every list is refreshed from its source (and monitored subjects re-screened
+    /// against what changed). 0 turns the schedule off; on-demand refreshes still work.
+    pub refresh_interval_hours: u64,
 }
 
 impl Default for Config {
@@ -208,6 +217,7 @@ impl Default for Config {
             webhook_max_attempts: 15,
             webhook_timeout_ms: 5000,
             outbox_poll_ms: 500,
+            refresh_interval_hours: 12,
         }
     }
 }
@@ -266,7 +276,9 @@ impl Config {
             }
         }
         for l in &mut self.lists {
-            fix(&mut l.path);
+            if !l.path.as_os_str().is_empty() {
+                fix(&mut l.path);
+            }
         }
     }
 
@@ -305,6 +317,12 @@ impl Config {
         if let Some(v) = get("AML_NODE_MAX_LIST_AGE_HOURS") {
             self.max_list_age_hours = v.parse().map_err(|_| ConfigError::Env {
                 var: "AML_NODE_MAX_LIST_AGE_HOURS",
+                message: format!("`{v}` is not a number"),
+            })?;
+        }
+        if let Some(v) = get("AML_NODE_REFRESH_INTERVAL_HOURS") {
+            self.refresh_interval_hours = v.parse().map_err(|_| ConfigError::Env {
+                var: "AML_NODE_REFRESH_INTERVAL_HOURS",
                 message: format!("`{v}` is not a number"),
             })?;
         }

@@ -197,6 +197,19 @@ enum Command {
         #[arg(long = "list", value_name = "NAME=[FORMAT:]PATH", required = true)]
         lists: Vec<ListSource>,
     },
+    /// Refresh every configured list now (download into <data_dir>/lists, accept only
+    /// complete parses) and re-screen monitored subjects against what changed; prints the
+    /// report. Runs on the node's data directory, so stop the server first; a running node
+    /// refreshes on its schedule (refresh_interval_hours) or on
+    /// `POST /v1/officer/lists/refresh`.
+    Refresh {
+        /// Where sled and the node secret live [default: ./data].
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// TOML configuration file.
+        #[arg(long, value_name = "FILE", env = "AML_NODE_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -241,6 +254,7 @@ fn main() -> ExitCode {
             screen(&lists, &input, &output, policy.as_deref(), threads)
         }
         Command::Lists { lists } => show_lists(&lists),
+        Command::Refresh { data_dir, config } => refresh(data_dir, config),
         Command::Eval { lists, policy, per_variant, negatives, seed, examples } => {
             eval(&lists, policy.as_deref(), per_variant, negatives, seed, examples)
         }
@@ -331,6 +345,23 @@ fn serve(
         };
         aml_node::api::serve(node.clone(), listener, shutdown).await?;
         node.store.flush()?;
+        Ok(())
+    })
+}
+
+fn refresh(data_dir: Option<PathBuf>, config_file: Option<PathBuf>) -> CliResult {
+    let mut config = Config::load(config_file.as_deref())?;
+    if let Some(d) = data_dir {
+        config.data_dir = d;
+    }
+    config.validate()?;
+    let node = Node::open(config, Arc::new(aml_node::clock::SystemClock))?;
+    run_async(async move {
+        let report = aml_node::monitoring::run_cycle(&node, "cli").await?;
+        // Deliver the webhook events the cycle produced before exiting.
+        node.outbox.deliver_due(&node.metrics).await?;
+        node.store.flush()?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
         Ok(())
     })
 }

@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::issuer::Issuer;
 use crate::lists;
 use crate::metrics::Metrics;
+use crate::monitoring::refresh::{ListCache, RefreshError, RefreshOptions, Refresher, SourceStatus};
 use crate::officers::{OfficerError, Officers};
 use crate::specs::SpecRegistry;
 use crate::store::{Batch, Store, StoreError};
@@ -107,6 +108,8 @@ pub enum StartError {
     Audit(crate::error::Error),
     #[error("public URL `{0}` must be http(s)://host[:port]")]
     PublicUrl(String),
+    #[error("list cache: {0}")]
+    ListCache(#[from] RefreshError),
 }
 
 /// Everything the node is.
@@ -125,18 +128,47 @@ pub struct Node {
     pub metrics: Arc<Metrics>,
     pub audit: Audit,
     pub outbox: Arc<Outbox>,
+    /// Downloads lists into `<data_dir>/lists` (see [`crate::monitoring`]).
+    pub refresher: Refresher,
+    /// One refresh-and-re-screen cycle at a time.
+    pub refresh_lock: tokio::sync::Mutex<()>,
 }
 
-/// Loads the configured lists, or the embedded demo list when none is configured.
+/// Where downloaded list snapshots are kept.
+pub fn list_cache_dir(config: &Config) -> std::path::PathBuf {
+    config.data_dir.join("lists")
+}
+
+/// Loads the configured lists, or the embedded demo list when none is configured. A list
+/// with a download source is read from the cache (its last accepted snapshot), else from its
+/// `path` seed when it has one; a list with neither is left out (the node reports it missing
+/// and is not ready until a refresh brings it).
 pub fn load_configured_lists(config: &Config) -> Result<Vec<Sourced>, StartError> {
-    let sources: Vec<_> = config.lists.iter().map(|l| l.source()).collect();
+    let cache = ListCache::open(list_cache_dir(config))?;
     let mut out = Vec::new();
-    for list in lists::load_all(&sources)? {
+    let mut from_path = Vec::new();
+    for l in &config.lists {
+        if !l.is_remote() {
+            from_path.push(l.source());
+            continue;
+        }
+        match cache.load_current(&l.name) {
+            Ok(Some(cached)) => out.push(cached.sourced()),
+            Ok(None) => {}
+            Err(e) => tracing::error!(list = %l.name, error = %e, "cached snapshot unreadable; refresh to replace it"),
+        }
+        if !out.iter().any(|s| s.list.meta.name == l.name) && !l.path.as_os_str().is_empty() {
+            from_path.push(l.source());
+        }
+    }
+    for list in lists::load_all(&from_path)? {
         let retrieved =
             modified_at(Path::new(&list.meta.path)).map(|at| Retrieved { at, basis: AgeBasis::FileModified });
         out.push(Sourced { list, retrieved });
     }
-    if out.is_empty() && config.demo_list {
+    // In configuration order, so that entity order (and ties) do not depend on the cache.
+    out.sort_by_key(|s| config.lists.iter().position(|l| l.name == s.list.meta.name));
+    if out.is_empty() && config.lists.is_empty() && config.demo_list {
         out.push(Sourced { list: lists::demo_list(), retrieved: None });
     }
     Ok(out)
@@ -171,7 +203,14 @@ impl Node {
         specs.seed_from_dir(&config.specs_dir).map_err(StartError::Specs)?;
         let issuer =
             Issuer::new(store.clone(), clock.clone(), officers.clone(), &public_url, secrets.status_permutation);
-        let snapshot = Snapshot::build(loaded, clock.now());
+        let missing: Vec<String> = config
+            .lists
+            .iter()
+            .filter(|l| !loaded.iter().any(|s| s.list.meta.name == l.name))
+            .map(|l| l.name.clone())
+            .collect();
+        let snapshot = Snapshot::build_with_missing(loaded, missing, clock.now());
+        let refresher = Refresher::new(list_cache_dir(&config), RefreshOptions::default())?;
         let lists = LiveLists::new(snapshot, config.max_list_age_hours);
         let audit = Audit::open(store.clone()).map_err(StartError::Audit)?;
         let outbox = Arc::new(Outbox::new(
@@ -199,6 +238,8 @@ impl Node {
             metrics: Arc::new(Metrics::default()),
             audit,
             outbox,
+            refresher,
+            refresh_lock: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -251,6 +292,8 @@ impl Node {
                     list: l.clone(),
                 })
                 .collect(),
+            missing_lists: snapshot.missing.clone(),
+            sources: self.refresher.cache().statuses(),
             entities: snapshot.watchlists.entity_count(),
             officers: self.officers.iter().map(|o| o.id.clone()).collect(),
         }
@@ -269,6 +312,11 @@ pub struct Health {
     pub max_list_age_hours: f64,
     pub entities: usize,
     pub lists: Vec<ListHealth>,
+    /// Configured lists without any snapshot yet.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub missing_lists: Vec<String>,
+    /// Each refreshed list's source: last attempt, outcome, consecutive failures, last error.
+    pub sources: Vec<SourceStatus>,
     pub officers: Vec<String>,
 }
 

@@ -102,16 +102,45 @@ pub fn modified_at(path: &Path) -> Option<DateTime<Utc>> {
 
 /// Watchlists and their states, immutable once built.
 pub struct Snapshot {
-    pub watchlists: Watchlists,
+    /// Shared between snapshots that differ only in list states (an unchanged refresh).
+    pub watchlists: Arc<Watchlists>,
     pub lists: Vec<ListState>,
+    /// Configured lists that have no snapshot yet (never downloaded): the node is not ready.
+    pub missing: Vec<String>,
     pub built_at: DateTime<Utc>,
 }
 
 impl Snapshot {
     pub fn build(loaded: Vec<Sourced>, now: DateTime<Utc>) -> Snapshot {
+        Snapshot::build_with_missing(loaded, Vec::new(), now)
+    }
+
+    pub fn build_with_missing(loaded: Vec<Sourced>, missing: Vec<String>, now: DateTime<Utc>) -> Snapshot {
         let lists = loaded.iter().map(|s| ListState::new(s.list.meta.clone(), s.retrieved, now)).collect();
-        let watchlists = Watchlists::build(loaded.into_iter().map(|s| s.list).collect());
-        Snapshot { watchlists, lists, built_at: now }
+        let watchlists = Arc::new(Watchlists::build(loaded.into_iter().map(|s| s.list).collect()));
+        Snapshot { watchlists, lists, missing, built_at: now }
+    }
+
+    /// The same watchlists with a list's retrieval time moved forward (its source still
+    /// serves this content).
+    pub fn restamped(&self, name: &str, retrieved: Retrieved, now: DateTime<Utc>) -> Snapshot {
+        let lists = self
+            .lists
+            .iter()
+            .map(|l| if l.meta.name == name { ListState::new(l.meta.clone(), Some(retrieved), now) } else { l.clone() })
+            .collect();
+        Snapshot { watchlists: self.watchlists.clone(), lists, missing: self.missing.clone(), built_at: self.built_at }
+    }
+
+    /// A list's entities as loaded (to rebuild the index when another list changes).
+    pub fn loaded(&self, name: &str) -> Option<Sourced> {
+        let state = self.lists.iter().find(|l| l.meta.name == name)?;
+        let entities = self.watchlists.entities().iter().filter(|e| e.source == name).cloned().collect();
+        let retrieved = match state.age_basis {
+            AgeBasis::BuiltIn | AgeBasis::ListDate => None,
+            basis => Some(Retrieved { at: state.as_of, basis }),
+        };
+        Some(Sourced { list: LoadedList { meta: state.meta.clone(), entities }, retrieved })
     }
 
     /// The versions a credential records.
@@ -159,6 +188,16 @@ impl LiveLists {
     /// The snapshot to decide on, or why the node must not decide now.
     pub fn ready(&self, now: DateTime<Utc>) -> Result<Arc<Snapshot>> {
         let s = self.current();
+        if !s.missing.is_empty() {
+            return Err(Error::unavailable(
+                "lists_unavailable",
+                format!(
+                    "configured watchlists not downloaded yet: {}; the node refuses to decide without them",
+                    s.missing.join(", ")
+                ),
+            )
+            .with_details(serde_json::json!({"missing_lists": s.missing})));
+        }
         if s.lists.is_empty() || s.watchlists.entity_count() == 0 {
             return Err(Error::unavailable("lists_unavailable", "no watchlist is loaded; the node cannot screen"));
         }

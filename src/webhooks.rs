@@ -71,6 +71,9 @@ pub struct Event {
     pub id: String,
     #[serde(rename = "type")]
     pub kind: String,
+    /// The type again, under the name Didit's callbacks use (`AML_MONITORING_UPDATE`).
+    #[serde(default)]
+    pub event_type: String,
     pub created_at: DateTime<Utc>,
     pub officer: String,
     pub data: Value,
@@ -78,7 +81,14 @@ pub struct Event {
 
 impl Event {
     pub fn new(kind: &str, officer: &str, data: Value, now: DateTime<Utc>) -> Event {
-        Event { id: new_id("evt"), kind: kind.to_owned(), created_at: now, officer: officer.to_owned(), data }
+        Event {
+            id: new_id("evt"),
+            kind: kind.to_owned(),
+            event_type: kind.to_owned(),
+            created_at: now,
+            officer: officer.to_owned(),
+            data,
+        }
     }
 }
 

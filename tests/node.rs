@@ -441,6 +441,27 @@ async fn bad_bodies_get_typed_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numbers_json_ld_cannot_hold_are_refused_not_crashed_on() {
+    // ssi's JSON-LD conversion panics on such numbers; the node refuses them as malformed.
+    let t = TestNode::start().await;
+    let holder = HolderKey::generate();
+    for number in ["12345678901234567890", "1e21"] {
+        let number: Value = serde_json::from_str(number).unwrap();
+        let SecuredCredential::DataIntegrity(mut c) =
+            t.kyc(&holder, person("Anna Smit"), CredentialFormat::DataIntegrity).await
+        else {
+            panic!("a Data Integrity credential was asked for")
+        };
+        c["credentialSubject"]["score"] = number;
+        let prepared =
+            t.client.prepare_request(&holder, "a-basic", vec![SecuredCredential::DataIntegrity(c)]).await.unwrap();
+        let e = t.client.submit(&prepared).await.unwrap_err();
+        assert_eq!((status_of(&e), error_code(&e).as_str()), (422, "kyc_malformed"), "{e}");
+    }
+    assert_eq!(t.raw("GET", "/health", None, None).await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn officers_manage_versioned_specs_with_typed_validation_errors() {
     let t = TestNode::start().await;
     let a = &t.keys.officer_a;

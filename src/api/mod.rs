@@ -144,9 +144,17 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let housekeeping = tokio::spawn(housekeeping(node.clone()));
     let outbox = tokio::spawn(node.outbox.clone().run(node.metrics.clone()));
+    // List refreshes and monitoring re-screens on their schedule (none for the demo list).
+    let refreshes = (node.config.refresh_interval_hours > 0 && !node.config.lists.is_empty()).then(|| {
+        let every = std::time::Duration::from_secs(node.config.refresh_interval_hours.saturating_mul(3600));
+        tokio::spawn(crate::monitoring::schedule(node.clone(), every))
+    });
     let result = axum::serve(listener, router(node)).with_graceful_shutdown(shutdown).await;
     housekeeping.abort();
     outbox.abort();
+    if let Some(r) = refreshes {
+        r.abort();
+    }
     result
 }
 

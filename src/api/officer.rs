@@ -35,6 +35,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/officer/cases/{id}/rerun", post(rerun_case))
         .route("/v1/officer/credentials/{id}/revoke", post(revoke_credential))
         .route("/v1/officer/audit", get(audit_log))
+        .route("/v1/officer/lists", get(list_status))
+        .route("/v1/officer/lists/refresh", post(refresh_lists))
 }
 
 fn officer(node: &Node, headers: &HeaderMap) -> Result<std::sync::Arc<Officer>> {
@@ -215,4 +217,33 @@ async fn audit_log(
     let o = officer(&node, &headers)?;
     let entries = node.audit.entries(&o.id, q.after, q.limit.unwrap_or(100).clamp(1, 1000))?;
     Ok(Json(json!({"entries": entries})))
+}
+
+/// The lists the node screens on and the state of their sources.
+async fn list_status(State(node): State<AppState>, headers: HeaderMap) -> Result<Json<Value>> {
+    officer(&node, &headers)?;
+    let health = node.health();
+    Ok(Json(json!({
+        "ready": health.ready,
+        "reason": health.reason,
+        "lists": health.lists,
+        "missing_lists": health.missing_lists,
+        "sources": health.sources,
+        "refresh_interval_hours": node.config.refresh_interval_hours,
+    })))
+}
+
+/// Refreshes every list now and re-screens monitored subjects; answers when done.
+async fn refresh_lists(State(node): State<AppState>, headers: HeaderMap) -> Result<Json<Value>> {
+    let o = officer(&node, &headers)?;
+    let report = crate::monitoring::run_cycle(&node, &format!("officer:{}", o.id)).await?;
+    let summary = json!({
+        "lists": report.lists.iter().map(|l| json!({"list": l.list, "outcome": l.outcome, "content_hash": l.content_hash})).collect::<Vec<_>>(),
+        "index_rebuilt": report.index_rebuilt,
+        "monitoring_updates": report.monitoring.updates,
+    });
+    let event = crate::audit::AuditEvent::new(&o.id, &o.id, "lists.refreshed", "lists", summary);
+    node.commit(crate::store::Batch::new(), vec![event], &[])?;
+    crate::requests::flush(&node).await?;
+    Ok(Json(serde_json::to_value(&report).map_err(|e| Error::internal("encode", e.to_string()))?))
 }

@@ -38,6 +38,7 @@ async fn health(State(node): State<AppState>) -> Response {
 async fn metrics(State(node): State<AppState>) -> Response {
     let now = node.clock.now();
     let snapshot = node.lists.current();
+    let sources = node.refresher.cache().statuses();
     let gauges = [
         Gauge {
             name: "list_age_hours",
@@ -52,6 +53,27 @@ async fn metrics(State(node): State<AppState>) -> Response {
                 .iter()
                 .map(|l| (vec![("list", l.meta.name.clone())], l.meta.entity_count as f64))
                 .collect(),
+        },
+        Gauge {
+            name: "list_source_consecutive_failures",
+            help: "Failed refreshes of each list since its last success (0: the last one worked).",
+            values: sources.iter().map(|s| (vec![("list", s.name.clone())], s.consecutive_failures as f64)).collect(),
+        },
+        Gauge {
+            name: "list_source_success_age_hours",
+            help: "Hours since each list's source was last refreshed successfully.",
+            values: sources
+                .iter()
+                .filter_map(|s| {
+                    let at = s.last_success_at?;
+                    Some((vec![("list", s.name.clone())], (now - at).num_seconds().max(0) as f64 / 3600.0))
+                })
+                .collect(),
+        },
+        Gauge {
+            name: "lists_missing",
+            help: "Configured lists with no snapshot yet (the node is not ready while any is).",
+            values: vec![(vec![], snapshot.missing.len() as f64)],
         },
         Gauge {
             name: "ready",

@@ -28,9 +28,11 @@ use crate::error::{Error, Result};
 use crate::node::Node;
 use crate::officers::Officer;
 use crate::profiles::{PROFILES_TREE, ProfilePurpose, StoredProfile, open_profile};
-use crate::requests::{self, REQUESTS_TREE, RequestRecord, case_audit, case_events, settle};
+use crate::requests::{self, REQUESTS_TREE, RequestRecord, RequestStatus, Settled, case_audit, case_events, settle};
 use crate::screening::HitStatus;
+use crate::specs::Spec;
 use crate::store::Batch;
+use crate::watchlists::Snapshot;
 use crate::webhooks::{Event, types as webhook_types};
 
 /// Queue filters and paging.
@@ -404,8 +406,37 @@ pub async fn rerun(node: &Node, officer: &Officer, id: &str) -> Result<(Case, Re
         .specs
         .version(&old.spec_id, old.spec_version)?
         .ok_or_else(|| Error::internal("spec_missing", "the case's spec version is missing"))?;
+    let snapshot = node.lists.ready(node.clock.now())?;
+    let actor = officer.id.clone();
+    let check = Recheck { officer, actor: &actor, spec: &spec, action: "check.rerun", case_id: new_id("case") };
+    let (case, settled) = recheck(node, &check, request, profile, &snapshot, Vec::new()).await?;
+    Ok((case, settled.request))
+}
+
+/// How a request is checked again from its profile.
+pub struct Recheck<'a> {
+    pub officer: &'a Officer,
+    /// Who the audit log names (an officer, or `monitoring`).
+    pub actor: &'a str,
+    pub spec: &'a Spec,
+    /// The audit action of the new check (`check.rerun`, `check.monitoring`).
+    pub action: &'static str,
+    pub case_id: String,
+}
+
+/// Screens a request's subject again from its sealed profile, as a new check on `snapshot`,
+/// and settles the request on it (issue, suspend, reinstate or revoke), committing the case,
+/// the request, the audit entries and `events` together.
+pub async fn recheck(
+    node: &Node,
+    check: &Recheck<'_>,
+    request: RequestRecord,
+    profile: StoredProfile,
+    snapshot: &Snapshot,
+    mut events: Vec<Event>,
+) -> Result<(Case, Settled)> {
     let now = node.clock.now();
-    let snapshot = node.lists.ready(now)?;
+    let spec = check.spec;
     let mut query = open_profile(&node.secrets.profile, &profile)?;
     let screened = snapshot.watchlists.screen(&query, &spec.policy);
     crate::requests::claims::wipe_query(&mut query);
@@ -413,25 +444,25 @@ pub async fn rerun(node: &Node, officer: &Officer, id: &str) -> Result<(Case, Re
         screened.map_err(|e| Error::unavailable("screening_failed", format!("the screening failed again: {e}")))?;
     let ctx = CheckContext {
         request_id: &request.id,
-        officer: &officer.id,
+        officer: &check.officer.id,
         holder: &request.holder,
         subject: &request.subject,
-        spec: &spec,
+        spec,
     };
-    let case = prepare_case(&node.store, &ctx, screening, new_id("case"), now)?;
+    let case = prepare_case(&node.store, &ctx, screening, check.case_id.clone(), now)?;
     let mut batch = Batch::new();
     batch.expect_raw(
         REQUESTS_TREE,
         request.id.as_bytes(),
         node.store.backend().get(REQUESTS_TREE, request.id.as_bytes())?,
     );
-    let mut audit = vec![case_audit(&case, "check.rerun", &officer.id)];
-    let mut events = case_events(&case, now);
+    let mut audit = vec![case_audit(&case, check.action, check.actor)];
+    events.extend(case_events(&case, now));
     let settled =
-        settle(node, request, &case, &spec, officer, &officer.id, &mut batch, &mut audit, &mut events).await?;
+        settle(node, request, &case, spec, check.officer, check.actor, &mut batch, &mut audit, &mut events).await?;
     case.stage(&mut batch)?;
     stage_review(&mut batch, &case, now)?;
-    if spec.monitoring {
+    if spec.monitoring && settled.request.status != RequestStatus::Rejected {
         let key = profile.request_id.clone();
         batch.put(PROFILES_TREE, &key, &StoredProfile { purpose: ProfilePurpose::Monitoring, ..profile })?;
     } else {
@@ -442,5 +473,5 @@ pub async fn rerun(node: &Node, officer: &Officer, id: &str) -> Result<(Case, Re
     }
     settled.apply(node)?;
     requests::flush(node).await?;
-    Ok((case, settled.request))
+    Ok((case, settled))
 }

@@ -583,6 +583,13 @@ async fn verify_jose(jws: &str, now: DateTime<Utc>) -> Result<VerifiedCredential
         return Err(VerifyError::Malformed("credential too large".into()));
     }
     let slice = JwsSlice::new(jws.as_bytes()).map_err(|_| VerifyError::Malformed("not a compact JWS".into()))?;
+    // The payload as sent, as a JSON object, checked before ssi reads it.
+    let payload_b64 = jws.split('.').nth(1).ok_or_else(|| VerifyError::Malformed("not a compact JWS".into()))?;
+    let payload = crate::keys::b64u_decode(payload_b64)
+        .ok_or_else(|| VerifyError::Malformed("payload is not base64url".into()))?;
+    let cred: Map<String, Value> =
+        serde_json::from_slice(&payload).map_err(|_| VerifyError::Malformed("payload is not a JSON object".into()))?;
+    check_numbers(&cred)?;
     let decoded = JoseVc::<JsonCredential>::decode(slice)
         .map_err(|e| VerifyError::Malformed(format!("not a VC-JOSE credential: {e}")))?;
     let header = &decoded.signing_bytes.header;
@@ -596,12 +603,6 @@ async fn verify_jose(jws: &str, now: DateTime<Utc>) -> Result<VerifiedCredential
         return Err(VerifyError::Malformed(format!("typ `{typ}` is not vc+jwt")));
     }
     let kid = header.key_id.clone().ok_or_else(|| VerifyError::Malformed("JWS header has no kid".into()))?;
-    // The payload as sent, as a JSON object.
-    let payload_b64 = jws.split('.').nth(1).ok_or_else(|| VerifyError::Malformed("not a compact JWS".into()))?;
-    let payload = crate::keys::b64u_decode(payload_b64)
-        .ok_or_else(|| VerifyError::Malformed("payload is not base64url".into()))?;
-    let cred: Map<String, Value> =
-        serde_json::from_slice(&payload).map_err(|_| VerifyError::Malformed("payload is not a JSON object".into()))?;
     check_context(&cred, false)?;
     let issuer = issuer_id(&cred)?;
     check_issuer_method(&issuer)?;
@@ -629,6 +630,7 @@ async fn verify_data_integrity(
     if bytes.len() > MAX_CREDENTIAL_BYTES {
         return Err(VerifyError::Malformed("credential too large".into()));
     }
+    check_numbers(obj)?;
     check_context(obj, true)?;
     let issuer = issuer_id(obj)?;
     check_issuer_method(&issuer)?;
@@ -690,9 +692,51 @@ async fn verify_data_integrity(
     })
 }
 
+/// Refuses numbers that ssi's JSON-LD conversion (json-syntax) cannot hold, on which it panics:
+/// integers beyond the 64-bit signed range and numbers whose shortest form needs an exponent
+/// (`1e21`). A credential carrying one is malformed input, refused before ssi sees it.
+fn check_numbers(obj: &Map<String, Value>) -> Result<(), VerifyError> {
+    fn walk(v: &Value) -> Result<(), VerifyError> {
+        match v {
+            Value::Number(n) => {
+                let ok = n.is_i64()
+                    || (n.is_f64() && n.as_f64().is_some_and(f64::is_finite) && !n.to_string().contains(['e', 'E']));
+                if ok {
+                    Ok(())
+                } else {
+                    Err(VerifyError::Malformed(format!(
+                        "the number {n} cannot be processed exactly; write it as a string"
+                    )))
+                }
+            }
+            Value::Array(a) => a.iter().try_for_each(walk),
+            Value::Object(o) => o.values().try_for_each(walk),
+            _ => Ok(()),
+        }
+    }
+    obj.values().try_for_each(walk)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_json_ld_cannot_hold_are_malformed() {
+        let with = |v: Value| {
+            let mut m = Map::new();
+            m.insert("credentialSubject".into(), json!({"score": [v]}));
+            check_numbers(&m)
+        };
+        for ok in [json!(0), json!(-42), json!(9007199254740993u64), json!(i64::MIN), json!(1.5), json!(-0.25)] {
+            assert_eq!(with(ok.clone()), Ok(()), "{ok}");
+        }
+        let huge: Value = serde_json::from_str("12345678901234567890").unwrap();
+        let exp: Value = serde_json::from_str("1e21").unwrap();
+        for bad in [huge, exp, json!(i64::MAX as u64 + 1), json!(1e-7)] {
+            assert!(matches!(with(bad.clone()), Err(VerifyError::Malformed(_))), "{bad}");
+        }
+    }
 
     pub(crate) fn request(now: DateTime<Utc>) -> AmlCredentialRequest {
         AmlCredentialRequest {

@@ -307,7 +307,8 @@ async fn submit_inner(node: &Node, s: &Submission) -> Result<Outcome> {
     stage_review(&mut batch, &case, now)?;
     batch.put(HOLDER_REQUESTS_TREE, &holder_index_key(&settled.request), &())?;
     batch.put(SEALED_TREE, &request_id, &sealed)?;
-    if let Some(p) = &profile {
+    // A rejected request has nothing left to monitor.
+    if let Some(p) = profile.as_ref().filter(|_| settled.request.status != RequestStatus::Rejected) {
         batch.put(PROFILES_TREE, &request_id, p)?;
     }
     if !node.commit(batch, audit, &events)? {
@@ -452,6 +453,8 @@ pub async fn settle(
         }
         request.status = RequestStatus::Rejected;
         request.rejection_reason = Some(REJECTION_REASON.to_owned());
+        // Nothing left to monitor or re-run: the sealed screening profile goes.
+        batch.remove(PROFILES_TREE, &request.id);
         if let Some(id) = &request.credential_id
             && let Revocable::Staged { record, batch: revocation, change } =
                 node.issuer.prepare_revocation(id, actor, &format!("confirmed match in check {}", case.id))?

@@ -1,0 +1,283 @@
+//! Re-screening monitored subjects against what a list refresh changed.
+//!
+//! A refresh yields, per list, the entities added, removed and updated. Only those can change
+//! a monitored subject's result, so the subjects are screened against a small index of the
+//! added and updated entities (not the whole lists): that is what makes re-screening every
+//! monitored subject after each refresh affordable. Per subject:
+//!
+//! - `new`: an added or updated entity is now a possible match that the subject's current
+//!   check did not have. The subject is then checked again in full on the new lists, as a new
+//!   check that settles the request: a possible match suspends the live credential while an
+//!   officer reviews it, a definitive match revokes it, a hit the officer already cleared stays
+//!   suppressed.
+//! - `updated`: an entity among the current check's hits changed.
+//! - `removed`: an entity among the current check's hits left its list.
+//!
+//! Each subject with any of the three gets one `AML_MONITORING_UPDATE` event in the shape of
+//! Didit's monitoring callback (`new` / `removed` / `updated` lists of entity hits). Profiles
+//! whose credential expired or was revoked, or whose request was rejected, are deleted on the
+//! way: the node keeps a sealed profile only while a live credential is monitored.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::audit::AuditEvent;
+use crate::cases::review::{Recheck, recheck};
+use crate::cases::{CASES_TREE, Case, new_id};
+use crate::error::Result;
+use crate::lists::{Category, Entity, EntityKind, ListMeta, LoadedList};
+use crate::metrics::Metrics;
+use crate::node::Node;
+use crate::profiles::{PROFILES_TREE, ProfilePurpose, StoredProfile, open_profile};
+use crate::requests::{REQUESTS_TREE, RequestRecord, RequestStatus};
+use crate::screening::Watchlists;
+use crate::store::Batch;
+use crate::watchlists::Snapshot;
+use crate::webhooks::{Event, types as webhook_types};
+
+use super::diff::ListDiff;
+
+/// Who the audit log names for monitoring's own actions.
+pub const ACTOR: &str = "monitoring";
+/// Profiles read per store scan.
+const PAGE: usize = 512;
+
+/// What changed in the lists, as re-screening needs it.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// Added entities and updated entities whose matching fields changed, as now listed.
+    candidates: Vec<LoadedList>,
+    /// Updated entities (any field), as now listed.
+    updated: HashMap<String, Entity>,
+    /// Removed entities, as they were listed.
+    removed: HashMap<String, Entity>,
+}
+
+impl Changes {
+    /// From each changed list's metadata (as now loaded) and its diff.
+    pub fn new(diffs: &[(ListMeta, ListDiff)]) -> Changes {
+        let mut c = Changes::default();
+        for (meta, d) in diffs {
+            let mut entities = d.added.clone();
+            entities.extend(d.updated.iter().filter(|u| u.affects_matching()).map(|u| u.new.clone()));
+            if !entities.is_empty() {
+                c.candidates.push(LoadedList { meta: meta.clone(), entities });
+            }
+            c.updated.extend(d.updated.iter().map(|u| (u.new.id.clone(), u.new.clone())));
+            c.removed.extend(d.removed.iter().map(|e| (e.id.clone(), e.clone())));
+        }
+        c
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.candidates.is_empty() && self.updated.is_empty() && self.removed.is_empty()
+    }
+}
+
+/// What one re-screening pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RescreenReport {
+    /// Monitoring profiles looked at.
+    pub profiles: usize,
+    /// Entities in the index the profiles were screened against.
+    pub changed_entities: usize,
+    /// Subjects that got an `AML_MONITORING_UPDATE`.
+    pub updates: usize,
+    /// New checks opened (subjects with a new possible match).
+    pub rechecks: usize,
+    pub suspended: usize,
+    pub revoked: usize,
+    /// Profiles deleted (credential expired or revoked, request rejected or gone).
+    pub profiles_removed: usize,
+    /// Subjects that could not be re-screened (logged; retried at the next refresh).
+    pub failures: usize,
+    pub duration_ms: u64,
+}
+
+/// Re-screens every monitored subject against `changes`; `snapshot` is the new lists.
+pub async fn rescreen(node: &Node, changes: Changes, snapshot: &Snapshot) -> Result<RescreenReport> {
+    let started = Instant::now();
+    let mut report = RescreenReport::default();
+    if changes.is_empty() {
+        return Ok(report);
+    }
+    let candidates = changes.candidates.clone();
+    let index = tokio::task::spawn_blocking(move || Arc::new(Watchlists::build(candidates)))
+        .await
+        .map_err(|e| crate::error::Error::internal("rescreen_index", e.to_string()))?;
+    report.changed_entities = index.entity_count();
+    let mut after: Option<String> = None;
+    loop {
+        let page: Vec<(String, StoredProfile)> = node.store.scan(PROFILES_TREE, "", after.as_deref(), PAGE)?;
+        let Some((last, _)) = page.last() else { break };
+        after = Some(last.clone());
+        for (key, profile) in page {
+            if profile.purpose != ProfilePurpose::Monitoring {
+                continue;
+            }
+            report.profiles += 1;
+            if let Err(e) = subject(node, &key, profile, &changes, &index, snapshot, &mut report).await {
+                report.failures += 1;
+                tracing::error!(profile = %key, code = e.code, error = %e.message, "monitoring re-screen failed");
+            }
+        }
+    }
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    tracing::info!(?report, "monitored subjects re-screened");
+    Ok(report)
+}
+
+async fn subject(
+    node: &Node,
+    key: &str,
+    profile: StoredProfile,
+    changes: &Changes,
+    index: &Watchlists,
+    snapshot: &Snapshot,
+    report: &mut RescreenReport,
+) -> Result<()> {
+    let now = node.clock.now();
+    let request: Option<RequestRecord> = node.store.get(REQUESTS_TREE, &profile.request_id)?;
+    let Some(request) = request.filter(|r| monitored(node, r, now).unwrap_or(true)) else {
+        // Nothing left to monitor: the profile goes.
+        let mut batch = Batch::new();
+        batch.remove(PROFILES_TREE, key);
+        node.commit(batch, Vec::new(), &[])?;
+        report.profiles_removed += 1;
+        return Ok(());
+    };
+    let Some(spec) = node.specs.version(&request.spec_id, request.spec_version)? else { return Ok(()) };
+    let Some(officer) = node.officers.get(&request.officer).cloned() else { return Ok(()) };
+    let case: Option<Case> = node.store.get(CASES_TREE, &request.case_id)?;
+    let current: HashSet<&str> = case.as_ref().map(|c| c.hit_set().into_iter().collect()).unwrap_or_default();
+
+    let mut query = open_profile(&node.secrets.profile, &profile)?;
+    let screened = index.screen(&query, &spec.policy);
+    crate::requests::claims::wipe_query(&mut query);
+    let screening = screened.map_err(|e| crate::error::Error::internal("rescreen_query", e.to_string()))?;
+
+    let new: Vec<&Entity> = screening
+        .hits
+        .iter()
+        .filter(|h| !current.contains(h.entity_id.as_str()))
+        .filter_map(|h| index.entity(&h.entity_id))
+        .collect();
+    let updated: Vec<&Entity> = current.iter().filter_map(|id| changes.updated.get(*id)).collect();
+    let removed: Vec<&Entity> = current.iter().filter_map(|id| changes.removed.get(*id)).collect();
+    if new.is_empty() && updated.is_empty() && removed.is_empty() {
+        return Ok(());
+    }
+    let case_id = (!new.is_empty()).then(|| new_id("case"));
+    let data = json!({
+        "verification_session_id": request.id,
+        "template_id": spec.id,
+        "template_version": spec.version,
+        "credential_id": request.credential_id,
+        "case_id": case_id.as_deref().unwrap_or(&request.case_id),
+        "aml_monitoring_update": {
+            "new": new.iter().map(|e| entity_hit(e, snapshot)).collect::<Vec<_>>(),
+            "removed": removed.iter().map(|e| entity_hit(e, snapshot)).collect::<Vec<_>>(),
+            "updated": updated.iter().map(|e| entity_hit(e, snapshot)).collect::<Vec<_>>(),
+        },
+    });
+    let summary = json!({
+        "request_id": request.id,
+        "new": new.iter().map(|e| &e.id).collect::<Vec<_>>(),
+        "removed": removed.iter().map(|e| &e.id).collect::<Vec<_>>(),
+        "updated": updated.iter().map(|e| &e.id).collect::<Vec<_>>(),
+    });
+    let event = Event::new(webhook_types::MONITORING_UPDATE, &officer.id, data, now);
+    Metrics::inc(&node.metrics.monitoring_updates_total);
+    report.updates += 1;
+    match case_id {
+        Some(case_id) => {
+            let check = Recheck { officer: &officer, actor: ACTOR, spec: &spec, action: "check.monitoring", case_id };
+            let (_, settled) = recheck(node, &check, request, profile, snapshot, vec![event]).await?;
+            report.rechecks += 1;
+            for c in &settled.status_changes {
+                match (c.purpose, c.value) {
+                    (crate::credentials::StatusPurpose::Suspension, true) => report.suspended += 1,
+                    (crate::credentials::StatusPurpose::Revocation, true) => report.revoked += 1,
+                    _ => {}
+                }
+            }
+        }
+        None => {
+            let audit = AuditEvent::new(&officer.id, ACTOR, "monitoring.update", &request.id, summary);
+            node.commit(Batch::new(), vec![audit], &[event])?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether a request still has something to monitor: a live credential, or a check under way.
+fn monitored(node: &Node, request: &RequestRecord, now: DateTime<Utc>) -> Result<bool> {
+    if request.status == RequestStatus::Rejected {
+        return Ok(false);
+    }
+    match &request.credential_id {
+        Some(id) => Ok(node.issuer.credential(id)?.is_some_and(|c| c.revoked.is_none() && c.valid_until > now)),
+        None => Ok(true),
+    }
+}
+
+/// A listed entity as Didit's monitoring callback gives an entity hit.
+pub fn entity_hit(e: &Entity, snapshot: &Snapshot) -> Value {
+    let name = e.primary_name().unwrap_or_default();
+    let aliases: Vec<&str> = e.names.iter().map(|n| n.value.as_str()).filter(|n| *n != name).collect();
+    let list_name = snapshot.lists.iter().find(|l| l.meta.name == e.source).map_or(e.source.as_str(), |l| &l.meta.name);
+    let countries: BTreeSet<&str> = e.nationalities.iter().chain(&e.countries).map(String::as_str).collect();
+    let mut fields: Vec<Value> = Vec::new();
+    fields.extend(e.nationalities.iter().map(|n| json!({"name": "Nationality", "value": n})));
+    fields.extend(e.birth_dates.iter().map(|d| json!({"name": "Date of birth", "value": d.to_string()})));
+    fields.extend(e.programs.iter().map(|p| json!({"name": "Program", "value": p})));
+    fields.extend(e.positions.iter().map(|p| json!({"name": "Position", "value": p})));
+    let mut kinds: Vec<&str> = e.categories.iter().map(|c| hit_type(*c)).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let aml_hits: Vec<Value> = kinds
+        .iter()
+        .map(|kind| {
+            json!({
+                "hit_type": kind,
+                "source_details": {
+                    "name": list_name,
+                    "country_codes": countries,
+                    "source_id": e.source,
+                    "listing_started": e.listed_on.map(|d| d.to_string()),
+                    "aml_types": e.categories.iter().filter(|c| hit_type(**c) == *kind).map(|c| c.as_str()).collect::<Vec<_>>(),
+                },
+                "fields": fields,
+            })
+        })
+        .collect();
+    json!({
+        "entity_id": e.id,
+        "entity_type": match e.kind {
+            EntityKind::Person => "PERSON",
+            EntityKind::Organization => "COMPANY",
+            EntityKind::Vessel => "VESSEL",
+            EntityKind::Aircraft => "AIRCRAFT",
+            EntityKind::Unknown => "UNKNOWN",
+        },
+        "name": name,
+        "date_of_birth": e.birth_dates.first().map(|d| d.to_string()),
+        "also_known_as": aliases,
+        "aml_hits": aml_hits,
+    })
+}
+
+fn hit_type(c: Category) -> &'static str {
+    match c {
+        Category::Sanction => "SANCTION",
+        Category::Pep | Category::Pep1 | Category::Pep2 | Category::Pep3 | Category::Pep4 => "PEP",
+        Category::AdverseMedia => "ADVERSE_MEDIA",
+        Category::Enforcement | Category::Debarment => "WARNING",
+        Category::Soe => "STATE_OWNED_ENTERPRISE",
+    }
+}
