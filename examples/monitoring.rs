@@ -17,7 +17,7 @@ use std::time::Instant;
 use aml_node::cases::fingerprint;
 use aml_node::clock::SystemClock;
 use aml_node::config::Config;
-use aml_node::lists::{Category, Entity, EntityKind, LoadedList, NameKind, PartialDate};
+use aml_node::lists::{Category, Entity, EntityKind, NameKind, PartialDate};
 use aml_node::monitoring::diff::ListDiff;
 use aml_node::monitoring::rescreen::{Changes, rescreen};
 use aml_node::node::Node;

@@ -358,6 +358,8 @@ fn ed25519_encoding_key(key: &SigningKey) -> jsonwebtoken::EncodingKey {
 /// The officer's X25519 sealing secret. Never given to the node. Zeroized on drop.
 pub struct SealingSecret {
     secret: x25519_dalek::StaticSecret,
+    /// Derived once: every open needs it, and deriving costs a scalar multiplication.
+    public: x25519_dalek::PublicKey,
     warning: Option<String>,
 }
 
@@ -367,17 +369,22 @@ impl SealingSecret {
 
     /// A fresh secret from the OS RNG.
     pub fn generate() -> Self {
-        Self { secret: x25519_dalek::StaticSecret::random_from_rng(OsRng), warning: None }
+        Self::with_warning(x25519_dalek::StaticSecret::random_from_rng(OsRng), None)
     }
 
     /// A secret from its 32 bytes.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self { secret: x25519_dalek::StaticSecret::from(bytes), warning: None }
+        Self::with_warning(x25519_dalek::StaticSecret::from(bytes), None)
+    }
+
+    fn with_warning(secret: x25519_dalek::StaticSecret, warning: Option<String>) -> Self {
+        let public = x25519_dalek::PublicKey::from(&secret);
+        Self { secret, public, warning }
     }
 
     /// The matching public key.
     pub fn public_key(&self) -> SealingPublicKey {
-        SealingPublicKey(x25519_dalek::PublicKey::from(&self.secret))
+        SealingPublicKey(self.public)
     }
 
     pub(crate) fn inner(&self) -> &x25519_dalek::StaticSecret {
@@ -393,7 +400,7 @@ impl SealingSecret {
     pub fn load(path: &Path) -> Result<Self, KeyFileError> {
         let file = read_key_file(path, Self::KIND)?;
         let secret = file.x25519_secret()?;
-        Ok(Self { secret, warning: file.warning.clone() })
+        Ok(Self::with_warning(secret, file.warning.clone()))
     }
 
     /// Writes an `officer-sealing` key file (mode 0600; fails if it exists). `officer_did`

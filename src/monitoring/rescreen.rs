@@ -29,13 +29,15 @@ use serde_json::{Value, json};
 use crate::audit::AuditEvent;
 use crate::cases::review::{Recheck, recheck};
 use crate::cases::{CASES_TREE, Case, new_id};
-use crate::error::Result;
+use crate::credentials::StatusPurpose;
+use crate::error::{Error, Result};
 use crate::lists::{Category, Entity, EntityKind, ListMeta, LoadedList};
 use crate::metrics::Metrics;
 use crate::node::Node;
 use crate::profiles::{PROFILES_TREE, ProfilePurpose, StoredProfile, open_profile};
 use crate::requests::{REQUESTS_TREE, RequestRecord, RequestStatus};
 use crate::screening::Watchlists;
+use crate::specs::Spec;
 use crate::store::Batch;
 use crate::watchlists::Snapshot;
 use crate::webhooks::{Event, types as webhook_types};
@@ -109,22 +111,40 @@ pub async fn rescreen(node: &Node, changes: Changes, snapshot: &Snapshot) -> Res
     let candidates = changes.candidates.clone();
     let index = tokio::task::spawn_blocking(move || Arc::new(Watchlists::build(candidates)))
         .await
-        .map_err(|e| crate::error::Error::internal("rescreen_index", e.to_string()))?;
+        .map_err(|e| Error::internal("rescreen_index", e.to_string()))?;
     report.changed_entities = index.entity_count();
     let mut after: Option<String> = None;
     loop {
         let page: Vec<(String, StoredProfile)> = node.store.scan(PROFILES_TREE, "", after.as_deref(), PAGE)?;
         let Some((last, _)) = page.last() else { break };
         after = Some(last.clone());
-        for (key, profile) in page {
-            if profile.purpose != ProfilePurpose::Monitoring {
-                continue;
+        let page: Vec<_> = page.into_iter().filter(|(_, p)| p.purpose == ProfilePurpose::Monitoring).collect();
+        report.profiles += page.len();
+        // Opening and screening the profiles is CPU work: off the executor, on every core.
+        let assessed = blocking(|| assess_page(node, page, &changes, &index));
+        let (mut gone, mut gone_here) = (Batch::new(), 0);
+        for (key, a) in assessed {
+            match a {
+                Ok(Assessment::Quiet) => {}
+                Ok(Assessment::Gone) => {
+                    gone.remove(PROFILES_TREE, &key);
+                    gone_here += 1;
+                }
+                Ok(Assessment::Changed(c)) => {
+                    if let Err(e) = act(node, *c, &changes, &index, snapshot, &mut report).await {
+                        report.failures += 1;
+                        tracing::error!(profile = %key, code = e.code, error = %e.message, "monitoring re-screen failed");
+                    }
+                }
+                Err(e) => {
+                    report.failures += 1;
+                    tracing::error!(profile = %key, code = e.code, error = %e.message, "monitoring re-screen failed");
+                }
             }
-            report.profiles += 1;
-            if let Err(e) = subject(node, &key, profile, &changes, &index, snapshot, &mut report).await {
-                report.failures += 1;
-                tracing::error!(profile = %key, code = e.code, error = %e.message, "monitoring re-screen failed");
-            }
+        }
+        if gone_here > 0 {
+            node.commit(gone, Vec::new(), &[])?;
+            report.profiles_removed += gone_here;
         }
     }
     report.duration_ms = started.elapsed().as_millis() as u64;
@@ -132,46 +152,139 @@ pub async fn rescreen(node: &Node, changes: Changes, snapshot: &Snapshot) -> Res
     Ok(report)
 }
 
-async fn subject(
-    node: &Node,
-    key: &str,
+/// Runs CPU-bound work without stalling the async executor where the runtime allows it.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+/// What one subject needs after screening against the changes.
+enum Assessment {
+    /// Nothing left to monitor (credential expired or revoked, request rejected or gone).
+    Gone,
+    /// Nothing changed for this subject.
+    Quiet,
+    Changed(Box<Change>),
+}
+
+struct Change {
+    request: RequestRecord,
     profile: StoredProfile,
+    spec: Arc<Spec>,
+    /// Entity ids: new possible matches, and the current check's hits updated or removed.
+    new: Vec<String>,
+    updated: Vec<String>,
+    removed: Vec<String>,
+}
+
+/// Assesses a page of profiles, split over the available cores.
+fn assess_page(
+    node: &Node,
+    page: Vec<(String, StoredProfile)>,
+    changes: &Changes,
+    index: &Watchlists,
+) -> Vec<(String, Result<Assessment>)> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let chunk = page.len().div_ceil(threads).max(1);
+    let mut page = page;
+    let mut parts = Vec::new();
+    while page.len() > chunk {
+        let rest = page.split_off(chunk);
+        parts.push(std::mem::replace(&mut page, rest));
+    }
+    parts.push(page);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut specs = HashMap::new();
+                    part.into_iter()
+                        .map(|(key, profile)| {
+                            let a = assess(node, profile, changes, index, &mut specs);
+                            (key, a)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for w in workers {
+            match w.join() {
+                Ok(part) => out.extend(part),
+                // A bug, not input: counted as a failure, the subjects are retried next time.
+                Err(_) => {
+                    out.push(("<worker>".to_owned(), Err(Error::internal("rescreen_panic", "a worker panicked"))))
+                }
+            }
+        }
+        out
+    })
+}
+
+fn assess(
+    node: &Node,
+    profile: StoredProfile,
+    changes: &Changes,
+    index: &Watchlists,
+    specs: &mut HashMap<(String, u32), Option<Arc<Spec>>>,
+) -> Result<Assessment> {
+    let now = node.clock.now();
+    let request: Option<RequestRecord> = node.store.get(REQUESTS_TREE, &profile.request_id)?;
+    let Some(request) = request.filter(|r| monitored(node, r, now).unwrap_or(true)) else {
+        return Ok(Assessment::Gone);
+    };
+    let spec_key = (request.spec_id.clone(), request.spec_version);
+    let spec = match specs.get(&spec_key) {
+        Some(s) => s.clone(),
+        None => {
+            let s = node.specs.version(&request.spec_id, request.spec_version)?.map(Arc::new);
+            specs.insert(spec_key, s.clone());
+            s
+        }
+    };
+    let Some(spec) = spec else { return Ok(Assessment::Quiet) };
+    let case: Option<Case> = node.store.get(CASES_TREE, &request.case_id)?;
+    let current: HashSet<String> =
+        case.as_ref().map(|c| c.hit_set().into_iter().map(str::to_owned).collect()).unwrap_or_default();
+
+    let mut query = open_profile(&node.secrets.profile, &profile)?;
+    let screened = index.screen(&query, &spec.policy);
+    crate::requests::claims::wipe_query(&mut query);
+    let screening = screened.map_err(|e| Error::internal("rescreen_query", e.to_string()))?;
+
+    let new: Vec<String> =
+        screening.hits.iter().filter(|h| !current.contains(&h.entity_id)).map(|h| h.entity_id.clone()).collect();
+    let mut updated: Vec<String> = current.iter().filter(|id| changes.updated.contains_key(*id)).cloned().collect();
+    let mut removed: Vec<String> = current.iter().filter(|id| changes.removed.contains_key(*id)).cloned().collect();
+    if new.is_empty() && updated.is_empty() && removed.is_empty() {
+        return Ok(Assessment::Quiet);
+    }
+    updated.sort();
+    removed.sort();
+    Ok(Assessment::Changed(Box::new(Change { request, profile, spec, new, updated, removed })))
+}
+
+/// Reports a subject's changes, and checks it again in full when it has a new possible match.
+async fn act(
+    node: &Node,
+    change: Change,
     changes: &Changes,
     index: &Watchlists,
     snapshot: &Snapshot,
     report: &mut RescreenReport,
 ) -> Result<()> {
-    let now = node.clock.now();
-    let request: Option<RequestRecord> = node.store.get(REQUESTS_TREE, &profile.request_id)?;
-    let Some(request) = request.filter(|r| monitored(node, r, now).unwrap_or(true)) else {
-        // Nothing left to monitor: the profile goes.
-        let mut batch = Batch::new();
-        batch.remove(PROFILES_TREE, key);
-        node.commit(batch, Vec::new(), &[])?;
-        report.profiles_removed += 1;
-        return Ok(());
-    };
-    let Some(spec) = node.specs.version(&request.spec_id, request.spec_version)? else { return Ok(()) };
+    let Change { request, profile, spec, new, updated, removed } = change;
     let Some(officer) = node.officers.get(&request.officer).cloned() else { return Ok(()) };
-    let case: Option<Case> = node.store.get(CASES_TREE, &request.case_id)?;
-    let current: HashSet<&str> = case.as_ref().map(|c| c.hit_set().into_iter().collect()).unwrap_or_default();
-
-    let mut query = open_profile(&node.secrets.profile, &profile)?;
-    let screened = index.screen(&query, &spec.policy);
-    crate::requests::claims::wipe_query(&mut query);
-    let screening = screened.map_err(|e| crate::error::Error::internal("rescreen_query", e.to_string()))?;
-
-    let new: Vec<&Entity> = screening
-        .hits
-        .iter()
-        .filter(|h| !current.contains(h.entity_id.as_str()))
-        .filter_map(|h| index.entity(&h.entity_id))
-        .collect();
-    let updated: Vec<&Entity> = current.iter().filter_map(|id| changes.updated.get(*id)).collect();
-    let removed: Vec<&Entity> = current.iter().filter_map(|id| changes.removed.get(*id)).collect();
-    if new.is_empty() && updated.is_empty() && removed.is_empty() {
-        return Ok(());
-    }
+    let now = node.clock.now();
+    let hits = |ids: &[String], from: &dyn Fn(&str) -> Option<Value>| -> Vec<Value> {
+        ids.iter().filter_map(|id| from(id)).collect()
+    };
+    let new_hits = hits(&new, &|id| index.entity(id).map(|e| entity_hit(e, snapshot)));
+    let updated_hits = hits(&updated, &|id| changes.updated.get(id).map(|e| entity_hit(e, snapshot)));
+    let removed_hits = hits(&removed, &|id| changes.removed.get(id).map(|e| entity_hit(e, snapshot)));
     let case_id = (!new.is_empty()).then(|| new_id("case"));
     let data = json!({
         "verification_session_id": request.id,
@@ -179,17 +292,7 @@ async fn subject(
         "template_version": spec.version,
         "credential_id": request.credential_id,
         "case_id": case_id.as_deref().unwrap_or(&request.case_id),
-        "aml_monitoring_update": {
-            "new": new.iter().map(|e| entity_hit(e, snapshot)).collect::<Vec<_>>(),
-            "removed": removed.iter().map(|e| entity_hit(e, snapshot)).collect::<Vec<_>>(),
-            "updated": updated.iter().map(|e| entity_hit(e, snapshot)).collect::<Vec<_>>(),
-        },
-    });
-    let summary = json!({
-        "request_id": request.id,
-        "new": new.iter().map(|e| &e.id).collect::<Vec<_>>(),
-        "removed": removed.iter().map(|e| &e.id).collect::<Vec<_>>(),
-        "updated": updated.iter().map(|e| &e.id).collect::<Vec<_>>(),
+        "aml_monitoring_update": {"new": new_hits, "removed": removed_hits, "updated": updated_hits},
     });
     let event = Event::new(webhook_types::MONITORING_UPDATE, &officer.id, data, now);
     Metrics::inc(&node.metrics.monitoring_updates_total);
@@ -201,13 +304,14 @@ async fn subject(
             report.rechecks += 1;
             for c in &settled.status_changes {
                 match (c.purpose, c.value) {
-                    (crate::credentials::StatusPurpose::Suspension, true) => report.suspended += 1,
-                    (crate::credentials::StatusPurpose::Revocation, true) => report.revoked += 1,
+                    (StatusPurpose::Suspension, true) => report.suspended += 1,
+                    (StatusPurpose::Revocation, true) => report.revoked += 1,
                     _ => {}
                 }
             }
         }
         None => {
+            let summary = json!({"request_id": request.id, "new": new, "removed": removed, "updated": updated});
             let audit = AuditEvent::new(&officer.id, ACTOR, "monitoring.update", &request.id, summary);
             node.commit(Batch::new(), vec![audit], &[event])?;
         }
