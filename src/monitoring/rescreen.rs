@@ -96,7 +96,8 @@ pub struct RescreenReport {
     pub revoked: usize,
     /// Profiles deleted (credential expired or revoked, request rejected or gone).
     pub profiles_removed: usize,
-    /// Subjects that could not be re-screened (logged; retried at the next refresh).
+    /// Subjects that could not be re-screened (each logged with its profile key). They are not
+    /// retried on their own: the next refresh compares against the lists now in use.
     pub failures: usize,
     pub duration_ms: u64,
 }

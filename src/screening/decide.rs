@@ -105,19 +105,20 @@ impl Serialize for ResultCode {
 /// Candidates at or above this match score count as "relevant" for the no-match reason and
 /// are reported as automatic false positives.
 pub(super) const RELEVANCE_FLOOR: u8 = 70;
-const MAX_FALSE_POSITIVES: usize = 5;
+pub(super) const MAX_FALSE_POSITIVES: usize = 5;
 
 /// Decides from scored hits. Each entry: the hit, its raw name score (0-1) and whether it was
-/// a golden-key match.
+/// a golden-key match. `mismatched`: a candidate not among `scored` (the caller passes only
+/// the false positives it reports) was a name match that other fields ruled out.
 pub(super) fn decide(
     scored: Vec<(Hit, f64, bool)>,
+    mut mismatched: bool,
     policy: &Policy,
     query: &Query,
     lists: Vec<ListVersion>,
 ) -> Screening {
     let mut hits = Vec::new();
     let mut fps = Vec::new();
-    let mut mismatched = false;
     let mut golden_sanction = false;
     for (hit, name_score, golden) in scored {
         if hit.review_status == super::HitStatus::Unreviewed {

@@ -361,14 +361,18 @@ impl NameIndex {
             // Shared one-deletion variants find everything within two edits; short tokens
             // keep to one edit, where two would reach unrelated names.
             let max_edits = if token.len() >= 8 { 2 } else { 1 };
-            deletion_variants(token, |d| {
-                for vid in self.deletes.get(hash_key(TAG_DELETE, d)) {
-                    let vt = self.vocab.text[vid as usize].as_bytes();
-                    if osa_distance_within(tb, vt, max_edits) <= max_edits {
-                        out.push(Relative { vid, strength: 0.85 });
-                    }
+            // One vocabulary token shares several deletion variants with the query token:
+            // verify each once.
+            let mut fuzzy: Vec<u32> = Vec::new();
+            deletion_variants(token, |d| fuzzy.extend(self.deletes.get(hash_key(TAG_DELETE, d))));
+            fuzzy.sort_unstable();
+            fuzzy.dedup();
+            for vid in fuzzy {
+                let vt = self.vocab.text[vid as usize].as_bytes();
+                if osa_distance_within(tb, vt, max_edits) <= max_edits {
+                    out.push(Relative { vid, strength: 0.85 });
                 }
-            });
+            }
         }
         for c in codes {
             if c != 0 {

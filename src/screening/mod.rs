@@ -299,7 +299,14 @@ struct Candidate {
     name: u16,
     kind: NameKind,
     score: f64,
-    cmp: score::NameComparison,
+}
+
+/// A candidate's field scores, computed before (and usually instead of) its explanation.
+struct NameScores {
+    name_score: u8,
+    match_score: u8,
+    weights_applied: MatchWeights,
+    threshold: u8,
 }
 
 impl Watchlists {
@@ -386,19 +393,41 @@ impl Watchlists {
             }
         }
 
-        // Names.
+        // Names. Every candidate gets its scores; only possible matches and the few best
+        // automatic false positives that the answer reports get an explanation.
+        let mut mismatched = false;
         if let Some(name) = query.name.as_deref().filter(|n| !n.trim().is_empty()) {
             let analyzed = analyze(name, query_context(query.entity_type));
-            for cand in self.name_candidates(&analyzed, query.entity_type, policy) {
+            let qcodes: Vec<[u64; 2]> =
+                analyzed.tokens.iter().map(|t| phonetic_codes(&self.metaphone, &t.text)).collect();
+            let qtoks: Vec<Tok<'_>> = analyzed.tokens.iter().map(Tok::from).collect();
+            let cands = self.name_candidates(&analyzed, &qtoks, &qcodes, query.entity_type, policy);
+            let mut fps: Vec<(u8, &str, usize, NameScores)> = Vec::new();
+            for (ci, cand) in cands.iter().enumerate() {
                 if seen.contains_key(&cand.entity) {
                     continue;
                 }
-                if let Some(hit) = self.name_hit(&cand, name, &analyzed, query, &countries, policy) {
+                let Some(s) = self.name_scores(cand, query, &countries, policy) else { continue };
+                if s.match_score >= s.threshold {
+                    let hit = self.name_hit(cand, &s, name, &qtoks, &qcodes, query, &countries, policy);
                     scored.push((hit, cand.score, false));
+                } else {
+                    // The name alone would have been a possible match: other fields ruled it out.
+                    let name_alone = s.name_score >= s.threshold;
+                    mismatched |= name_alone;
+                    if name_alone || s.match_score >= decide::RELEVANCE_FLOOR {
+                        fps.push((s.match_score, &self.entities[cand.entity as usize].id, ci, s));
+                    }
                 }
             }
+            fps.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+            for (_, _, ci, s) in fps.into_iter().take(decide::MAX_FALSE_POSITIVES) {
+                let cand = &cands[ci];
+                let hit = self.name_hit(cand, &s, name, &qtoks, &qcodes, query, &countries, policy);
+                scored.push((hit, cand.score, false));
+            }
         }
-        Ok(decide::decide(scored, policy, query, self.versions()))
+        Ok(decide::decide(scored, mismatched, policy, query, self.versions()))
     }
 
     /// Retrieves and scores candidate names; returns the best name per entity, only for
@@ -406,6 +435,8 @@ impl Watchlists {
     fn name_candidates(
         &self,
         analyzed: &AnalyzedName,
+        qtoks: &[Tok<'_>],
+        qcodes: &[[u64; 2]],
         subject: Option<SubjectType>,
         policy: &Policy,
     ) -> Vec<Candidate> {
@@ -413,8 +444,6 @@ impl Watchlists {
             return Vec::new();
         }
         let ix = &self.names;
-        let qcodes: Vec<[u64; 2]> = analyzed.tokens.iter().map(|t| phonetic_codes(&self.metaphone, &t.text)).collect();
-        let qtoks: Vec<Tok<'_>> = analyzed.tokens.iter().map(Tok::from).collect();
         let picked: Vec<u32> = SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
             let Scratch { acc, touched, relatives } = &mut *s;
@@ -546,7 +575,7 @@ impl Watchlists {
             cands.into_iter().map(|(_, n)| n).collect()
         });
 
-        self.score_names(&qtoks, &qcodes, picked, subject, policy)
+        self.score_names(qtoks, qcodes, picked, subject, policy)
     }
 
     /// Scores the given indexed names against the query tokens; keeps the best name per
@@ -561,7 +590,9 @@ impl Watchlists {
     ) -> Vec<Candidate> {
         let ix = &self.names;
         let mut memo: FxHashMap<(u8, u32), (f64, TokenHow)> = FxHashMap::default();
+        memo.reserve(qtoks.len() * name_ids.len().min(256));
         let mut best: FxHashMap<u32, Candidate> = FxHashMap::default();
+        best.reserve(name_ids.len());
         let mut ctoks: Vec<Tok<'_>> = Vec::new();
         let mut scratch = Vec::new();
         for name_id in name_ids {
@@ -593,7 +624,7 @@ impl Watchlists {
             }
             let better = best.get(&n.entity).is_none_or(|b| score > b.score || (score == b.score && n.kind < b.kind));
             if better {
-                best.insert(n.entity, Candidate { entity: n.entity, name_id, name: n.name, kind: n.kind, score, cmp });
+                best.insert(n.entity, Candidate { entity: n.entity, name_id, name: n.name, kind: n.kind, score });
             }
         }
         best.into_values().collect()
@@ -610,10 +641,9 @@ impl Watchlists {
         let qtoks: Vec<Tok<'_>> = analyzed.tokens.iter().map(Tok::from).collect();
         let ids: Vec<u32> =
             self.names.names.iter().enumerate().filter(|(_, n)| n.entity == ei).map(|(i, _)| i as u32).collect();
-        self.score_names(&qtoks, &qcodes, ids, query.entity_type, policy).iter().any(|c| {
-            self.name_hit(c, name, &analyzed, query, &countries, policy)
-                .is_some_and(|h| h.review_status == HitStatus::Unreviewed)
-        })
+        self.score_names(&qtoks, &qcodes, ids, query.entity_type, policy)
+            .iter()
+            .any(|c| self.name_scores(c, query, &countries, policy).is_some_and(|s| s.match_score >= s.threshold))
     }
 
     /// Whether the policy screens this entity at all (source enabled, a category screened).
@@ -621,19 +651,16 @@ impl Watchlists {
         policy.source(&e.source).enabled && e.categories.iter().any(|c| policy.categories.contains(c))
     }
 
-    /// The hit for a scored candidate, or `None` when it is too weak to mention (below the
-    /// relevance floor and not a name match that other fields ruled out).
-    fn name_hit(
+    /// A candidate's scores, without allocating, or `None` when it is too weak to mention
+    /// (below the relevance floor and not a name match that other fields ruled out).
+    fn name_scores(
         &self,
         cand: &Candidate,
-        query_name: &str,
-        analyzed: &AnalyzedName,
         query: &Query,
         countries: &[String],
         policy: &Policy,
-    ) -> Option<Hit> {
+    ) -> Option<NameScores> {
         let e = &self.entities[cand.entity as usize];
-        // Scores first, without allocating: most candidates end here.
         let dob_score =
             query.birth_date.and_then(|q| date_similarity(q, &e.birth_dates, policy.strict)).map(|(s, _, _)| pct(s));
         let name_score = pct(cand.score);
@@ -643,18 +670,44 @@ impl Watchlists {
         if match_score < decide::RELEVANCE_FLOOR && name_score < threshold {
             return None;
         }
+        Some(NameScores { name_score, match_score, weights_applied, threshold })
+    }
+
+    /// The hit, with its explanation, for a scored candidate. The name comparison is run
+    /// once more to recover which tokens aligned.
+    #[allow(clippy::too_many_arguments)]
+    fn name_hit(
+        &self,
+        cand: &Candidate,
+        scores: &NameScores,
+        query_name: &str,
+        qtoks: &[Tok<'_>],
+        qcodes: &[[u64; 2]],
+        query: &Query,
+        countries: &[String],
+        policy: &Policy,
+    ) -> Hit {
+        let e = &self.entities[cand.entity as usize];
+        let NameScores { name_score, match_score, weights_applied, threshold } = *scores;
         let (dob_score, dob) = self.dob_field(e, query, policy);
         let (country_score, country) = country_field(e, countries, policy);
         let matched = e.names.get(cand.name as usize).map(|n| n.value.clone()).unwrap_or_default();
-        let qtoks: Vec<Tok<'_>> = analyzed.tokens.iter().map(Tok::from).collect();
         let mut ctoks = Vec::new();
         self.listed_tokens_into(cand.name_id, &mut ctoks);
-        let (tokens, unmatched_query_tokens, unmatched_listed_tokens) = cand.cmp.explain(&qtoks, &ctoks);
+        let ix = &self.names;
+        let itoks = ix.name_tokens(cand.name_id);
+        let mode = NameMode { strict: policy.strict, listed_is_person: e.kind == EntityKind::Person };
+        let mut alignments = Vec::new();
+        let cmp = compare_names(qtoks, &ctoks, mode, &mut alignments, |i, j| {
+            let peq = phonetic_equal(qcodes[i], ix.vocab.phonetic[itoks[j].vid as usize]);
+            token_similarity(&qtoks[i], &ctoks[j], peq, mode)
+        });
+        let (tokens, unmatched_query_tokens, unmatched_listed_tokens) = cmp.explain(&alignments, qtoks, &ctoks);
         let risk_factors = RiskFactors::of(e);
         let risk_score = risk_factors.score(policy.risk_weights);
         let status = if match_score >= threshold { HitStatus::Unreviewed } else { HitStatus::FalsePositive };
         let summary = summarize(query_name, &matched, name_score, dob_score, country_score, match_score);
-        Some(Hit {
+        Hit {
             entity_id: e.id.clone(),
             source: e.source.clone(),
             matched_name: matched.clone(),
@@ -679,7 +732,7 @@ impl Watchlists {
                 country,
                 risk_factors,
             },
-        })
+        }
     }
 
     /// The tokens of an indexed name, ready for comparison, into a reused buffer.

@@ -76,22 +76,29 @@ pub struct TokenPair {
     pub how: TokenHow,
 }
 
-/// Result of comparing two names: the score and the chosen alignments (as token bit sets).
-/// The human-readable explanation is built from it only for hits ([`NameComparison::explain`]).
-#[derive(Debug, Clone, PartialEq)]
+/// Result of comparing two names: the score and which tokens aligned (as token bit sets).
+/// The chosen alignments are the first `chosen` entries of the scratch vector passed to
+/// [`compare_names`], until its next use; the human-readable explanation is built from them
+/// only for hits ([`NameComparison::explain`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NameComparison {
     /// 0.0-1.0.
     pub score: f64,
-    pub alignments: Vec<Alignment>,
     pub q_used: u64,
     pub c_used: u64,
+    pub chosen: usize,
 }
 
 impl NameComparison {
-    /// Token pairs and unmatched tokens, as text, for the explanation.
-    pub fn explain(&self, q: &[Tok<'_>], c: &[Tok<'_>]) -> (Vec<TokenPair>, Vec<String>, Vec<String>) {
-        let pairs = self
-            .alignments
+    /// Token pairs and unmatched tokens, as text, for the explanation. `alignments` is the
+    /// scratch vector the comparison filled.
+    pub fn explain(
+        &self,
+        alignments: &[Alignment],
+        q: &[Tok<'_>],
+        c: &[Tok<'_>],
+    ) -> (Vec<TokenPair>, Vec<String>, Vec<String>) {
+        let pairs = alignments[..self.chosen.min(alignments.len())]
             .iter()
             .map(|a| TokenPair {
                 query: joined_text(&members(q, a.q)),
@@ -492,7 +499,8 @@ pub fn compare_names(
     let (mut q_used, mut c_used) = (0u64, 0u64);
     let mut matched_weight = 0.0;
     let mut denom = 0.0;
-    let mut alignments = Vec::with_capacity(q.len().min(c.len()) + 1);
+    // The chosen alignments are compacted to the front of `cands`.
+    let mut chosen = 0usize;
     let mut informative_matches = 0usize;
     let mut generic_word_matches = 0usize;
     let weight_of = |toks: &[Tok<'_>], set: u64| -> (f64, bool) {
@@ -501,7 +509,8 @@ pub fn compare_names(
             .filter(|(i, _)| set & (1 << i) != 0)
             .fold((0.0, false), |(w, n), (_, t)| (w + token_weight(t), n || t.class == TokenClass::Normal))
     };
-    for &a in cands.iter() {
+    for idx in 0..cands.len() {
+        let a = cands[idx];
         if q_used & a.q != 0 || c_used & a.c != 0 {
             continue;
         }
@@ -518,7 +527,8 @@ pub fn compare_names(
         } else if a.sim >= 0.9 && !q_normal && !c_normal {
             generic_word_matches += 1;
         }
-        alignments.push(a);
+        cands[chosen] = a;
+        chosen += 1;
     }
 
     for (i, t) in q.iter().enumerate() {
@@ -569,7 +579,7 @@ pub fn compare_names(
     // A multi-part query name matched on one part only is a weak match however long that
     // part is ("Maria Ivanova" vs "Ivanova").
     let (q_all, q_hit) = informative(q, q_used, &|t| t.class == TokenClass::Normal);
-    if q_all >= 2 && alignments.len() < 2 {
+    if q_all >= 2 && chosen < 2 {
         score = score.min(0.75);
     }
     // A person is identified by at least two name parts when the names have them: one
@@ -591,7 +601,7 @@ pub fn compare_names(
             score = score.min(0.8);
         }
     }
-    NameComparison { score, alignments, q_used, c_used }
+    NameComparison { score, q_used, c_used, chosen }
 }
 
 fn members<'t, 'a>(toks: &'t [Tok<'a>], set: u64) -> Vec<&'t Tok<'a>> {
@@ -613,19 +623,24 @@ fn join_candidates(a: &[Tok<'_>], b: &[Tok<'_>], a_solid: u64, out: &mut Vec<Ali
         if t.text.len() < 4 || t.text.len() > 64 || a_solid & (1 << i) != 0 {
             continue;
         }
-        let first = t.text.as_bytes()[0];
+        let tb = t.text.as_bytes();
+        let (first, last) = (&tb[..2], tb[tb.len() - 1]);
         // Any two tokens, in either order: names are compared regardless of order, so the
         // two halves need not be neighbours ("Ismaelhiguera" / "HIGUERA, Ismael").
         for j in 0..b.len() {
+            let x = b[j].text.as_bytes();
+            // Cheap filters first: the first half must start like the token (two letters),
+            // the second end like it, and together they must be about as long.
+            if x.len() < 2 || &x[..2] != first {
+                continue;
+            }
             for k in 0..b.len() {
                 if j == k {
                     continue;
                 }
-                let (x, y) = (b[j].text.as_bytes(), b[k].text.as_bytes());
+                let y = b[k].text.as_bytes();
                 let len = x.len() + y.len();
-                // Cheap filters first: the halves must add up to about the token's length
-                // and the first half must start like it.
-                if len.abs_diff(t.text.len()) > 2 || len > 64 || x.first() != Some(&first) {
+                if len.abs_diff(tb.len()) > 2 || len > 64 || y.last() != Some(&last) {
                     continue;
                 }
                 buf[..x.len()].copy_from_slice(x);

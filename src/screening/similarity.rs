@@ -78,31 +78,32 @@ pub fn osa_distance_within(a: &[u8], b: &[u8], max: usize) -> usize {
         return max + 1;
     }
     let n = b.len();
-    let mut prev2 = [0usize; MAX_LEN + 1];
-    let mut prev = [0usize; MAX_LEN + 1];
-    let mut cur = [0usize; MAX_LEN + 1];
-    for (j, slot) in prev.iter_mut().enumerate().take(n + 1) {
-        *slot = j;
+    const W: usize = MAX_LEN + 1;
+    // Three rows (two back, previous, current) in one array, rotated by offset; distances
+    // never exceed 64, so bytes suffice.
+    let mut rows = [0u8; 3 * W];
+    for (j, slot) in rows[W..W + n + 1].iter_mut().enumerate() {
+        *slot = j as u8;
     }
+    let (mut p2, mut p1, mut cur) = (0usize, W, 2 * W);
     for i in 1..=a.len() {
-        cur[0] = i;
-        let mut row_min = cur[0];
+        rows[cur] = i as u8;
+        let mut row_min = rows[cur];
         for j in 1..=n {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            let cost = u8::from(a[i - 1] != b[j - 1]);
+            let mut v = (rows[p1 + j] + 1).min(rows[cur + j - 1] + 1).min(rows[p1 + j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(prev2[j - 2] + 1);
+                v = v.min(rows[p2 + j - 2] + 1);
             }
-            cur[j] = v;
+            rows[cur + j] = v;
             row_min = row_min.min(v);
         }
-        if row_min > max {
+        if usize::from(row_min) > max {
             return max + 1;
         }
-        prev2[..=n].copy_from_slice(&prev[..=n]);
-        prev[..=n].copy_from_slice(&cur[..=n]);
+        (p2, p1, cur) = (p1, cur, p2);
     }
-    prev[n].min(max + 1)
+    usize::from(rows[p1 + n]).min(max + 1)
 }
 
 #[cfg(test)]
@@ -144,6 +145,12 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn osa_agrees_with_strsim(a in "[a-e]{0,12}", b in "[a-e]{0,12}", max in 0usize..4) {
+            let theirs = strsim::osa_distance(&a, &b).min(max + 1);
+            proptest::prop_assert_eq!(osa_distance_within(a.as_bytes(), b.as_bytes(), max), theirs);
+        }
+
         #[test]
         fn jw_is_bounded_and_symmetric(a in "[a-z]{0,70}", b in "[a-z]{0,70}") {
             let x = jaro_winkler(a.as_bytes(), b.as_bytes());
