@@ -409,6 +409,17 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_is_a_valid_configuration() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+        let c = Config::load(Some(&path)).unwrap();
+        assert_eq!(c.refresh_interval_hours, 12);
+        assert_eq!(c.officers[0].webhooks.len(), 1);
+        assert_eq!(c.lists.len(), 3);
+        assert!(!c.lists[0].is_remote() && c.lists[1].is_remote() && c.lists[2].files.len() == 4);
+        assert!(c.lists[0].path.is_absolute(), "relative to the file");
+    }
+
+    #[test]
     fn env_overrides_file() {
         let mut c: Config =
             toml::from_str("listen = \"127.0.0.1:9000\"\n[[lists]]\nname = \"a\"\npath = \"x\"\n").unwrap();
