@@ -217,6 +217,14 @@ async fn list_changes_revoke_suspend_and_report_to_monitored_subjects() {
     assert_eq!(last["data"]["aml_monitoring_update"]["removed"][0]["entity_id"], "watch:W-101");
     assert!(last["data"]["aml_monitoring_update"]["new"].as_array().unwrap().is_empty());
 
+    // The credential's validity ends (30 days): its profile goes at the next cycle, even
+    // though no list changed.
+    t.advance(chrono::Duration::days(31));
+    let r = refresh(&t).await;
+    assert_eq!(r["index_rebuilt"], false, "{r:#}");
+    assert_eq!(r["monitoring"]["profiles_removed"], 1, "{r:#}");
+    assert!(t.node.store.scan::<Value>(PROFILES_TREE, "", None, 10).unwrap().is_empty());
+
     // Every step is in the officer's audit log.
     let log = t.client.get("/v1/officer/audit?limit=1000", Some(&t.keys.officer_a)).await.unwrap();
     let actions: Vec<&str> = log["entries"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();

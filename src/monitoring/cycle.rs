@@ -122,6 +122,8 @@ pub async fn run_cycle(node: &Node, trigger: &str) -> Result<CycleReport> {
         if let Some(s) = restamped {
             node.lists.swap(s);
         }
+        // No re-screen to clear them on the way: expired credentials' profiles go here.
+        report.monitoring.profiles_removed = super::rescreen::prune_profiles(node)?;
     } else {
         let base = restamped.map(Arc::new).unwrap_or(old);
         let names: Vec<String> = node.config.lists.iter().map(|l| l.name.clone()).collect();
@@ -173,10 +175,11 @@ fn rebuild(
     (Snapshot::build_with_missing(loaded, missing, now), diffs)
 }
 
-/// Runs a cycle every `interval`, the first one right away when a list has never been
-/// downloaded (the node is not ready without it), else after one interval.
+/// Runs a cycle every `interval`. The first runs right away when it is due: a list was never
+/// downloaded (the node is not ready without it), or a download source's last success is older
+/// than one interval (the node was down); else after one interval.
 pub async fn schedule(node: Arc<Node>, interval: std::time::Duration) {
-    if !node.lists.current().missing.is_empty() {
+    if due_at_start(&node, interval) {
         log_cycle(run_cycle(&node, "startup").await);
     }
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
@@ -185,6 +188,18 @@ pub async fn schedule(node: Arc<Node>, interval: std::time::Duration) {
         ticker.tick().await;
         log_cycle(run_cycle(&node, "schedule").await);
     }
+}
+
+fn due_at_start(node: &Node, interval: std::time::Duration) -> bool {
+    if !node.lists.current().missing.is_empty() {
+        return true;
+    }
+    let now = node.clock.now();
+    let interval = chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX);
+    node.config.lists.iter().filter(|l| l.is_remote()).any(|l| match node.refresher.status(&l.name) {
+        Ok(s) => s.last_success_at.is_none_or(|at| now - at >= interval),
+        Err(_) => true,
+    })
 }
 
 fn log_cycle(r: Result<CycleReport>) {

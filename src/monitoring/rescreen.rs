@@ -153,6 +153,33 @@ pub async fn rescreen(node: &Node, changes: Changes, snapshot: &Snapshot) -> Res
     Ok(report)
 }
 
+/// Deletes the monitoring profiles that have nothing left to monitor (credential expired or
+/// revoked, request rejected): run by every cycle, so that expiry alone removes them even
+/// when no list changed. Returns how many went.
+pub fn prune_profiles(node: &Node) -> Result<usize> {
+    let now = node.clock.now();
+    let (mut removed, mut after) = (0, None::<String>);
+    loop {
+        let page: Vec<(String, StoredProfile)> = node.store.scan(PROFILES_TREE, "", after.as_deref(), PAGE)?;
+        let Some((last, _)) = page.last() else { break };
+        after = Some(last.clone());
+        let mut batch = Batch::new();
+        let mut n = 0;
+        for (key, p) in page.iter().filter(|(_, p)| p.purpose == ProfilePurpose::Monitoring) {
+            let request: Option<RequestRecord> = node.store.get(REQUESTS_TREE, &p.request_id)?;
+            if !request.is_some_and(|r| monitored(node, &r, now).unwrap_or(true)) {
+                batch.remove(PROFILES_TREE, key);
+                n += 1;
+            }
+        }
+        if n > 0 {
+            node.commit(batch, Vec::new(), &[])?;
+            removed += n;
+        }
+    }
+    Ok(removed)
+}
+
 /// Runs CPU-bound work without stalling the async executor where the runtime allows it.
 fn blocking<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {

@@ -634,11 +634,11 @@ fn join_candidates(a: &[Tok<'_>], b: &[Tok<'_>], a_solid: u64, out: &mut Vec<Ali
             if x.len() < 2 || &x[..2] != first {
                 continue;
             }
-            for k in 0..b.len() {
+            for (k, other) in b.iter().enumerate() {
                 if j == k {
                     continue;
                 }
-                let y = b[k].text.as_bytes();
+                let y = other.text.as_bytes();
                 let len = x.len() + y.len();
                 if len.abs_diff(tb.len()) > 2 || len > 64 || y.last() != Some(&last) {
                     continue;
