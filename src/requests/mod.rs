@@ -537,13 +537,9 @@ fn suspend(
     Ok(())
 }
 
-/// Makes every write so far durable, off the async executor.
+/// Makes every write so far durable (group commit; the sync runs off the async executor).
 pub async fn flush(node: &Node) -> Result<()> {
-    let store = node.store.clone();
-    tokio::task::spawn_blocking(move || store.flush())
-        .await
-        .map_err(|_| Error::internal("storage_flush", "the flush task failed"))??;
-    Ok(())
+    Ok(node.store.flush_async().await?)
 }
 
 /// A request, for its holder only (others get 404: ids are not an oracle).

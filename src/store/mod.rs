@@ -164,10 +164,18 @@ impl Batch {
 /// write + sync instead of queueing one each. A caller returns only after a flush that
 /// *started after it asked* has completed, so every write it made before asking is durable
 /// ("flushed before the answer" holds for each caller).
-#[derive(Default)]
 struct GroupFlush {
     state: std::sync::Mutex<FlushState>,
+    /// Wakes blocked callers after every flush.
     done: std::sync::Condvar,
+    /// Wakes async callers after every flush (the value: flushes run).
+    flushed: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for GroupFlush {
+    fn default() -> Self {
+        GroupFlush { state: Default::default(), done: Default::default(), flushed: tokio::sync::watch::channel(0).0 }
+    }
 }
 
 #[derive(Default)]
@@ -184,42 +192,98 @@ struct FlushState {
     flushes: u64,
 }
 
+/// What a caller holding `ticket` does next.
+enum Step {
+    Done(StoreResult<()>),
+    Wait,
+    /// Run a flush covering every ticket up to this one.
+    Lead(u64),
+}
+
 impl GroupFlush {
-    fn flush(&self, backend: &dyn Backend) -> StoreResult<()> {
-        let poisoned = || StoreError::Engine("flush lock poisoned".into());
-        let mut st = self.state.lock().map_err(|_| poisoned())?;
+    fn poisoned() -> StoreError {
+        StoreError::Engine("flush lock poisoned".into())
+    }
+
+    fn ticket(&self) -> StoreResult<u64> {
+        let mut st = self.state.lock().map_err(|_| Self::poisoned())?;
         st.requested += 1;
-        let ticket = st.requested;
-        loop {
-            if st.completed >= ticket {
-                return Ok(());
-            }
-            if let Some((covered, e)) = &st.failed
-                && *covered >= ticket
-            {
-                return Err(StoreError::Engine(e.clone()));
-            }
-            if st.running {
-                st = self.done.wait(st).map_err(|_| poisoned())?;
-                continue;
-            }
-            // Lead a flush covering every ticket handed out so far: their writes were all
-            // made before this point.
-            st.running = true;
-            let covers = st.requested;
-            drop(st);
-            let result = backend.flush();
-            st = self.state.lock().map_err(|_| poisoned())?;
+        Ok(st.requested)
+    }
+
+    fn step(st: &mut FlushState, ticket: u64) -> Step {
+        if st.completed >= ticket {
+            return Step::Done(Ok(()));
+        }
+        if let Some((covered, e)) = &st.failed
+            && *covered >= ticket
+        {
+            return Step::Done(Err(StoreError::Engine(e.clone())));
+        }
+        if st.running {
+            return Step::Wait;
+        }
+        // Lead a flush covering every ticket handed out so far: their writes were all made
+        // before this point.
+        st.running = true;
+        Step::Lead(st.requested)
+    }
+
+    /// Runs the flush a caller took the lead of, records it and wakes every waiter.
+    fn lead(&self, backend: &dyn Backend, covers: u64) {
+        let result = backend.flush();
+        let flushes = {
+            let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
             st.running = false;
             st.flushes += 1;
             match &result {
                 Ok(()) => st.completed = st.completed.max(covers),
                 Err(e) => st.failed = Some((covers, e.to_string())),
             }
-            self.done.notify_all();
-            if covers >= ticket {
-                return result;
+            st.flushes
+        };
+        self.done.notify_all();
+        self.flushed.send_replace(flushes);
+    }
+
+    fn flush(&self, backend: &dyn Backend) -> StoreResult<()> {
+        let ticket = self.ticket()?;
+        let mut st = self.state.lock().map_err(|_| Self::poisoned())?;
+        loop {
+            match Self::step(&mut st, ticket) {
+                Step::Done(r) => return r,
+                Step::Wait => st = self.done.wait(st).map_err(|_| Self::poisoned())?,
+                Step::Lead(covers) => {
+                    drop(st);
+                    self.lead(backend, covers);
+                    st = self.state.lock().map_err(|_| Self::poisoned())?;
+                }
             }
+        }
+    }
+
+    /// [`GroupFlush::flush`] for async callers: waiting costs no thread, and the flush a
+    /// caller leads runs on a blocking thread of its own, so a caller that goes away (a
+    /// client that disconnects) cannot leave the flush unfinished.
+    async fn flush_async(self: &Arc<Self>, backend: &Arc<dyn Backend>) -> StoreResult<()> {
+        let mut woken = self.flushed.subscribe();
+        let ticket = self.ticket()?;
+        loop {
+            let step = {
+                let mut st = self.state.lock().map_err(|_| Self::poisoned())?;
+                Self::step(&mut st, ticket)
+            };
+            match step {
+                Step::Done(r) => return r,
+                Step::Wait => {}
+                Step::Lead(covers) => {
+                    let (this, backend) = (self.clone(), backend.clone());
+                    tokio::task::spawn_blocking(move || this.lead(&*backend, covers));
+                }
+            }
+            // The receiver was subscribed before the ticket was taken: no flush that could
+            // cover it is missed.
+            woken.changed().await.map_err(|_| StoreError::Engine("flush signal closed".into()))?;
         }
     }
 }
@@ -344,6 +408,11 @@ impl Store {
     pub fn flush(&self) -> StoreResult<()> {
         self.flusher.flush(&*self.backend)
     }
+
+    /// [`Store::flush`] for async callers, sharing its group commit.
+    pub async fn flush_async(&self) -> StoreResult<()> {
+        self.flusher.flush_async(&self.backend).await
+    }
 }
 
 fn encode<T: Serialize>(tree: &str, value: &T) -> StoreResult<Vec<u8>> {
@@ -449,6 +518,16 @@ mod tests {
         fail: std::sync::atomic::AtomicBool,
     }
 
+    /// A store whose flushes take 20 ms and are counted.
+    fn slow_store(dir: &std::path::Path) -> (Arc<SlowFlush>, Store) {
+        let backend = Arc::new(SlowFlush {
+            inner: SledBackend::open(dir).unwrap(),
+            flushes: Default::default(),
+            fail: Default::default(),
+        });
+        (backend.clone(), Store::new(backend))
+    }
+
     impl Backend for SlowFlush {
         fn get(&self, tree: &str, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
             self.inner.get(tree, key)
@@ -493,15 +572,38 @@ mod tests {
         }
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn async_flushes_are_grouped_and_survive_a_caller_going_away() {
+        let dir = tempfile::tempdir().unwrap();
+        let (backend, s) = slow_store(dir.path());
+        // A caller that leads a flush and is dropped at once (a client gone): the flush still
+        // completes and the others are not stuck behind it.
+        let gone = tokio::time::timeout(std::time::Duration::from_millis(2), s.flush_async()).await;
+        assert!(gone.is_err(), "the 20 ms flush outlives its caller");
+        let tasks: Vec<_> = (0..32)
+            .map(|i| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    s.put("t", &format!("k{i}"), &i).unwrap();
+                    s.flush_async().await.unwrap();
+                })
+            })
+            .collect();
+        for t in tasks {
+            tokio::time::timeout(std::time::Duration::from_secs(10), t).await.expect("no flush hangs").unwrap();
+        }
+        let n = backend.flushes.load(std::sync::atomic::Ordering::SeqCst);
+        assert!((1..32).contains(&n), "32 concurrent callers ran {n} flushes");
+        // Sync and async callers share one group commit.
+        s.flush().unwrap();
+        s.flush_async().await.unwrap();
+        assert_eq!(backend.flushes.load(std::sync::atomic::Ordering::SeqCst), s.flushes_run());
+    }
+
     #[test]
     fn concurrent_flushes_are_grouped_and_each_waits_for_its_own() {
         let dir = tempfile::tempdir().unwrap();
-        let backend = Arc::new(SlowFlush {
-            inner: SledBackend::open(dir.path()).unwrap(),
-            flushes: Default::default(),
-            fail: Default::default(),
-        });
-        let s = Store::new(backend.clone());
+        let (backend, s) = slow_store(dir.path());
         std::thread::scope(|sc| {
             for i in 0..32 {
                 let s = s.clone();
