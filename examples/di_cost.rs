@@ -29,6 +29,14 @@ use aml_node::credentials::{
 use aml_node::keys::{HolderKey, IssuerKey, OfficerSigningKey};
 use base64::Engine as _;
 
+/// The demo officer's status entry `i` of list 0 for `purpose`.
+fn status_entry(purpose: &str, i: usize) -> StatusEntry {
+    StatusEntry {
+        status_list_credential: format!("http://127.0.0.1:8080/v1/status/demo-officer/{purpose}/0"),
+        index: i as u64,
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -54,14 +62,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }],
         issued_at: now,
         valid_for: chrono::Duration::days(90),
-        status: StatusEntry {
-            status_list_credential: "http://127.0.0.1:8080/v1/status/demo-officer/revocation/0".into(),
-            index: i as u64,
-        },
-        suspension: Some(StatusEntry {
-            status_list_credential: "http://127.0.0.1:8080/v1/status/demo-officer/suspension/0".into(),
-            index: i as u64,
-        }),
+        status: status_entry("revocation", i),
+        suspension: Some(status_entry("suspension", i)),
     };
     if want("cert") {
         // The compliance certificate (a compact EdDSA JWT): issue and verify.
@@ -75,14 +77,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 spec_id: "basic-sanctions".into(),
                 spec_version: 1,
                 credential_id: format!("urn:uuid:6f1c2d3e-0000-4000-8000-{i:012}"),
-                status: StatusEntry {
-                    status_list_credential: "http://127.0.0.1:8080/v1/status/demo-officer/revocation/0".into(),
-                    index: i as u64,
-                },
-                suspension: Some(StatusEntry {
-                    status_list_credential: "http://127.0.0.1:8080/v1/status/demo-officer/suspension/0".into(),
-                    index: i as u64,
-                }),
+                status: status_entry("revocation", i),
+                suspension: Some(status_entry("suspension", i)),
                 issued_at: now,
                 valid_for: chrono::Duration::days(1),
             };

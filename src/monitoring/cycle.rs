@@ -162,7 +162,7 @@ fn rebuild(
         let fresh = changed.iter_mut().find(|c| c.as_ref().is_some_and(|c| &c.list.meta.name == name));
         match fresh.and_then(Option::take) {
             Some(new) => {
-                let old: Vec<_> = base.watchlists.entities().iter().filter(|e| &e.source == name).cloned().collect();
+                let old = base.loaded(name).map(|s| s.list.entities).unwrap_or_default();
                 diffs.push((new.list.meta.clone(), diff(&old, &new.list.entities)));
                 loaded.push(new);
             }

@@ -125,22 +125,19 @@ pub async fn rescreen(node: &Node, changes: Changes, snapshot: &Snapshot) -> Res
         let assessed = blocking(|| assess_page(node, page, &changes, &index));
         let (mut gone, mut gone_here) = (Batch::new(), 0);
         for (key, a) in assessed {
-            match a {
-                Ok(Assessment::Quiet) => {}
+            let result = match a {
+                Ok(Assessment::Quiet) => Ok(()),
                 Ok(Assessment::Gone) => {
                     gone.remove(PROFILES_TREE, &key);
                     gone_here += 1;
+                    Ok(())
                 }
-                Ok(Assessment::Changed(c)) => {
-                    if let Err(e) = act(node, *c, &changes, &index, snapshot, &mut report).await {
-                        report.failures += 1;
-                        tracing::error!(profile = %key, code = e.code, error = %e.message, "monitoring re-screen failed");
-                    }
-                }
-                Err(e) => {
-                    report.failures += 1;
-                    tracing::error!(profile = %key, code = e.code, error = %e.message, "monitoring re-screen failed");
-                }
+                Ok(Assessment::Changed(c)) => act(node, *c, &changes, &index, snapshot, &mut report).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                report.failures += 1;
+                tracing::error!(profile = %key, code = e.code, error = %e.message, "monitoring re-screen failed");
             }
         }
         if gone_here > 0 {
