@@ -207,6 +207,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let subs = Arc::new(subs);
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let cpu0 = process_cpu();
+        let flushes0 = node.store.flushes_run();
         let t0 = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..cli.concurrency {
@@ -237,12 +239,42 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             errors += e?;
         }
         let el = t0.elapsed();
+        let cpu = process_cpu().zip(cpu0).map(|(b, a)| b.saturating_sub(a)).unwrap_or_default();
         println!(
-            "   in-process submit, {} concurrent: {total} requests in {:.2} s = {:.0} req/s, errors {errors}",
+            "   in-process submit, {} concurrent: {total} requests in {:.2} s = {:.0} req/s, errors {errors}; \
+             CPU {:.0} us/request ({:.2} cores); {} flushes",
             cli.concurrency,
             el.as_secs_f64(),
-            total as f64 / el.as_secs_f64()
+            total as f64 / el.as_secs_f64(),
+            cpu.as_secs_f64() * 1e6 / total as f64,
+            cpu.as_secs_f64() / el.as_secs_f64(),
+            node.store.flushes_run() - flushes0
         );
     }
+    let bytes: u64 = walk(dir.path());
+    println!("data directory: {:.1} MiB", bytes as f64 / (1024.0 * 1024.0));
     Ok(())
+}
+
+fn walk(p: &std::path::Path) -> u64 {
+    std::fs::read_dir(p)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => walk(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// utime + stime of this process, from /proc (Linux; USER_HZ is 100).
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may contain spaces) start at field 3.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
 }

@@ -25,9 +25,9 @@ use sha2::Sha256;
 use crate::clock::Clock;
 use crate::credentials::vc::AmlCredentialRequest;
 use crate::credentials::{
-    CertificateClaims, CertificateRequest, CertificateVerdict, CredentialFormat, ListVersion, SecuredCredential,
-    StatusEntry, StatusList, StatusPurpose, issue_aml_credential, issue_certificate, issue_status_list_credential,
-    verify_certificate_at,
+    AuthenticatedCertificates, CertificateClaims, CertificateRequest, CertificateVerdict, CredentialFormat,
+    ListVersion, SecuredCredential, StatusEntry, StatusList, StatusPurpose, certificate_verdict, issue_aml_credential,
+    issue_certificate, issue_status_list_credential,
 };
 use crate::error::{Error, Result};
 use crate::keys::did_key_vm;
@@ -136,8 +136,14 @@ pub struct Issuer {
     base_url: String,
     permutation_key: [u8; 32],
     keys_by_kid: HashMap<String, VerifyingKey>,
+    /// Officer id -> `did:key`, computed once (the verify path compares it per call).
+    dids: HashMap<String, String>,
+    authenticated: AuthenticatedCertificates,
     lists: Mutex<HashMap<ListKey, ListState>>,
 }
+
+/// Certificates whose signature the node remembers having checked (about 1.5 KiB each).
+pub const AUTHENTICATED_CERTIFICATES: usize = 16_384;
 
 impl Issuer {
     pub fn new(
@@ -148,6 +154,7 @@ impl Issuer {
         permutation_key: [u8; 32],
     ) -> Issuer {
         let keys_by_kid = officers.iter().map(|o| (did_key_vm(&o.verifying_key()), o.verifying_key())).collect();
+        let dids = officers.iter().map(|o| (o.id.clone(), o.did())).collect();
         Issuer {
             store,
             clock,
@@ -155,6 +162,8 @@ impl Issuer {
             base_url: base_url.trim_end_matches('/').to_owned(),
             permutation_key,
             keys_by_kid,
+            dids,
+            authenticated: AuthenticatedCertificates::new(AUTHENTICATED_CERTIFICATES),
             lists: Mutex::new(HashMap::new()),
         }
     }
@@ -304,12 +313,14 @@ impl Issuer {
     /// dates, and the revocation and suspension bits of its credential.
     pub fn verify_certificate(&self, token: &str) -> CertificateVerdict {
         let keys = |kid: &str| self.keys_by_kid.get(kid).copied();
-        let verdict = verify_certificate_at(
-            token,
-            &keys,
-            |claims: &CertificateClaims| self.bit_set(claims, &claims.credential_status),
-            self.clock.now(),
-        );
+        let verdict = match self.authenticated.authenticate(token, &keys) {
+            Ok(claims) => certificate_verdict(
+                claims,
+                |claims: &CertificateClaims| self.bit_set(claims, &claims.credential_status),
+                self.clock.now(),
+            ),
+            Err(verdict) => verdict,
+        };
         match verdict {
             CertificateVerdict::Valid { claims, .. }
                 if claims.credential_suspension.as_ref().is_some_and(|s| self.bit_set(&claims, s)) =>
@@ -333,9 +344,7 @@ impl Issuer {
             return true;
         };
         let Ok(index) = status.status_list_index.parse::<u64>() else { return true };
-        if purpose.as_str() != status.status_purpose
-            || self.officers.get(&officer).is_none_or(|o| o.did() != claims.iss)
-        {
+        if purpose.as_str() != status.status_purpose || self.dids.get(&officer).is_none_or(|did| *did != claims.iss) {
             return true;
         }
         self.is_set(&(officer, purpose, list), index).unwrap_or(true)

@@ -348,40 +348,54 @@ where
     K: IssuerKeys + ?Sized,
     R: FnOnce(&CertificateClaims) -> bool,
 {
+    match authenticate_certificate(token, issuers, audience) {
+        Ok(claims) => certificate_verdict(claims, is_revoked, now),
+        Err(verdict) => verdict,
+    }
+}
+
+/// The part of verification that depends only on the token's bytes and the issuer keys:
+/// the header, the signature, the issuer, the audience (when asked) and the shape of the
+/// claims. What it accepts once it accepts forever, so its result may be cached by token;
+/// dates and status are judged by [`certificate_verdict`] on every use.
+pub fn authenticate_certificate<K>(
+    token: &str,
+    issuers: &K,
+    audience: Option<&str>,
+) -> Result<CertificateClaims, CertificateVerdict>
+where
+    K: IssuerKeys + ?Sized,
+{
     let malformed = |reason: String| CertificateVerdict::Malformed { reason };
     let token = token.trim();
     if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
-        return malformed("empty or oversized token".into());
+        return Err(malformed("empty or oversized token".into()));
     }
     let header = match jsonwebtoken::decode_header(token) {
         Ok(h) => h,
-        Err(e) => return malformed(format!("not a JWT: {e}")),
+        Err(e) => return Err(malformed(format!("not a JWT: {e}"))),
     };
     if header.alg != Algorithm::EdDSA {
-        return CertificateVerdict::BadSignature {
+        return Err(CertificateVerdict::BadSignature {
             reason: format!("algorithm {:?} is not accepted; only EdDSA", header.alg),
-        };
+        });
     }
     if let Some(typ) = header.typ.as_deref()
         && !typ.eq_ignore_ascii_case("JWT")
     {
-        return malformed(format!("typ `{typ}` is not JWT"));
+        return Err(malformed(format!("typ `{typ}` is not JWT")));
     }
     let Some(kid) = header.kid else {
-        return malformed("the header has no kid".into());
+        return Err(malformed("the header has no kid".into()));
     };
     let Some(key) = issuers.key_for_kid(&kid) else {
-        return CertificateVerdict::UnknownIssuer {
+        return Err(CertificateVerdict::UnknownIssuer {
             reason: format!("kid `{}` is not a known issuer key", kid.chars().take(120).collect::<String>()),
-        };
+        });
     };
     let issuer_did = did_of_url(&kid).to_owned();
-    let decoding = match DecodingKey::from_ed_components(&b64u(key.as_bytes())) {
-        Ok(k) => k,
-        Err(e) => {
-            return CertificateVerdict::UnknownIssuer { reason: format!("issuer key unusable: {e}") };
-        }
-    };
+    // The raw 32-byte public key, as `from_ed_components` would decode it from the JWK.
+    let decoding = DecodingKey::from_ed_der(key.as_bytes());
     // Dates are checked below against `now`, after the signature.
     let mut validation = Validation::new(Algorithm::EdDSA);
     validation.validate_exp = false;
@@ -395,7 +409,7 @@ where
     let claims = match jsonwebtoken::decode::<CertificateClaims>(token, &decoding, &validation) {
         Ok(d) => d.claims,
         Err(e) => {
-            return match e.kind() {
+            return Err(match e.kind() {
                 ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => CertificateVerdict::BadSignature {
                     reason: "the signature does not verify with the issuer's key".into(),
                 },
@@ -411,12 +425,22 @@ where
                 ErrorKind::InvalidAudience => malformed("the certificate is for another audience".into()),
                 ErrorKind::MissingRequiredClaim(c) => malformed(format!("missing claim `{c}`")),
                 _ => malformed(format!("invalid certificate: {e}")),
-            };
+            });
         }
     };
     if claims.result != "passed" || claims.iat > claims.exp {
-        return malformed("inconsistent claims".into());
+        return Err(malformed("inconsistent claims".into()));
     }
+    Ok(claims)
+}
+
+/// The verdict on authenticated claims at `now`: expired, not yet valid, revoked (asked of
+/// `is_revoked` only when the dates are good) or valid.
+pub fn certificate_verdict<R>(claims: CertificateClaims, is_revoked: R, now: DateTime<Utc>) -> CertificateVerdict
+where
+    R: FnOnce(&CertificateClaims) -> bool,
+{
+    let malformed = |reason: String| CertificateVerdict::Malformed { reason };
     let now = now.timestamp();
     if claims.exp + CERTIFICATE_LEEWAY_SECS < now {
         return CertificateVerdict::Expired { reason: "the certificate has expired (exp is in the past)".into() };
@@ -442,6 +466,66 @@ where
             DateTime::from_timestamp(claims.exp, 0).map(super::rfc3339).unwrap_or_default()
         ),
         claims: Box::new(claims),
+    }
+}
+
+/// Certificates that passed [`authenticate_certificate`], by their exact text, so that a
+/// relying party verifying the same certificate again (on every page load, say) costs a
+/// lookup instead of a signature check. Only the token's own bytes decide a hit; dates and
+/// status are still judged on every use. Bounded: the oldest entries go first. Only
+/// authenticated tokens enter, so an attacker cannot fill it with garbage.
+pub struct AuthenticatedCertificates {
+    capacity: usize,
+    inner: std::sync::Mutex<CacheInner>,
+}
+
+#[derive(Default)]
+struct CacheInner {
+    claims: std::collections::HashMap<std::sync::Arc<str>, CertificateClaims>,
+    /// Insertion order, for eviction.
+    order: std::collections::VecDeque<std::sync::Arc<str>>,
+}
+
+impl AuthenticatedCertificates {
+    /// A cache of at most `capacity` certificates (0 caches nothing).
+    pub fn new(capacity: usize) -> AuthenticatedCertificates {
+        AuthenticatedCertificates { capacity, inner: Default::default() }
+    }
+
+    /// [`authenticate_certificate`] (no audience), answered from the cache when this exact
+    /// token was authenticated before.
+    pub fn authenticate<K>(&self, token: &str, issuers: &K) -> Result<CertificateClaims, CertificateVerdict>
+    where
+        K: IssuerKeys + ?Sized,
+    {
+        let token = token.trim();
+        if let Some(c) = self.inner.lock().ok().and_then(|m| m.claims.get(token).cloned()) {
+            return Ok(c);
+        }
+        let claims = authenticate_certificate(token, issuers, None)?;
+        if self.capacity > 0
+            && let Ok(mut m) = self.inner.lock()
+            && !m.claims.contains_key(token)
+        {
+            if m.claims.len() >= self.capacity
+                && let Some(old) = m.order.pop_front()
+            {
+                m.claims.remove(&old);
+            }
+            let key: std::sync::Arc<str> = token.into();
+            m.order.push_back(key.clone());
+            m.claims.insert(key, claims.clone());
+        }
+        Ok(claims)
+    }
+
+    /// Certificates held.
+    pub fn len(&self) -> usize {
+        self.inner.lock().map(|m| m.claims.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -490,6 +574,44 @@ mod tests {
         let vk = officer.verifying_key();
         let f = move |kid: &str| (kid == did_key_vm(&vk)).then_some(vk);
         assert!(verify_certificate(&issued.token, &f, |_| false).is_valid());
+    }
+
+    #[test]
+    fn authenticated_cache_hits_only_the_exact_token_and_still_judges_dates() {
+        let officer = OfficerSigningKey::generate();
+        let set = jwks(&[officer.verifying_key()]);
+        let now = Utc::now();
+        let cache = AuthenticatedCertificates::new(2);
+        let issued = issue_certificate(&officer, &request(now, Duration::hours(1))).unwrap();
+        assert_eq!(cache.authenticate(&issued.token, &set).unwrap(), issued.claims);
+        assert_eq!(cache.len(), 1);
+        // A hit needs no key at all: the signature was checked when it entered.
+        let no_keys: &[VerifyingKey] = &[];
+        assert_eq!(cache.authenticate(&issued.token, no_keys).unwrap(), issued.claims);
+        // One changed byte is not a hit, and fails on its own.
+        let mut tampered = issued.token.clone().into_bytes();
+        let last = tampered.len() - 3;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert_eq!(cache.authenticate(&tampered, &set).unwrap_err().code(), "bad_signature");
+        assert_eq!(cache.len(), 1, "failures are not cached");
+        // Dates are judged on every use, cached or not.
+        let claims = cache.authenticate(&issued.token, &set).unwrap();
+        assert_eq!(certificate_verdict(claims.clone(), |_| false, now).code(), "valid");
+        assert_eq!(certificate_verdict(claims.clone(), |_| false, now + Duration::hours(2)).code(), "expired");
+        assert_eq!(certificate_verdict(claims, |_| true, now).code(), "revoked");
+        // Bounded: the oldest goes first.
+        let b = issue_certificate(&officer, &request(now, Duration::hours(1))).unwrap().token;
+        let c = issue_certificate(&officer, &request(now, Duration::hours(1))).unwrap().token;
+        cache.authenticate(&b, &set).unwrap();
+        cache.authenticate(&c, &set).unwrap();
+        assert_eq!(cache.len(), 2);
+        assert_eq!(cache.authenticate(&issued.token, no_keys).unwrap_err().code(), "unknown_issuer");
+        assert!(cache.authenticate(&c, no_keys).is_ok());
+        // Capacity 0 caches nothing.
+        let off = AuthenticatedCertificates::new(0);
+        off.authenticate(&c, &set).unwrap();
+        assert!(off.is_empty());
     }
 
     #[test]

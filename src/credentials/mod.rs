@@ -19,8 +19,9 @@ pub mod status_list;
 pub mod vc;
 
 pub use certificate::{
-    CertificateClaims, CertificateError, CertificateRequest, CertificateVerdict, IssuedCertificate, IssuerKeys,
-    issue_certificate, verify_certificate, verify_certificate_at, verify_certificate_for_audience,
+    AuthenticatedCertificates, CertificateClaims, CertificateError, CertificateRequest, CertificateVerdict,
+    IssuedCertificate, IssuerKeys, authenticate_certificate, certificate_verdict, issue_certificate,
+    verify_certificate, verify_certificate_at, verify_certificate_for_audience,
 };
 pub use did::{Jwk, Jwks, did_web, jwks, node_did_document};
 pub use status_list::{
