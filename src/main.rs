@@ -17,6 +17,10 @@ use aml_node::lists::{self, ListSource};
 use aml_node::node::Node;
 use aml_node::screening::{Policy, Watchlists, batch};
 
+/// glibc's allocator grew slower with the heap (sled's page cache fragments it); see Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "aml-node",
