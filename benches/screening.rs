@@ -17,6 +17,10 @@ use aml_node::screening::eval::{Rng, Sizes, build_labelled_set};
 use aml_node::screening::synthetic::synthetic_list;
 use aml_node::screening::{Policy, Query, SubjectType, Watchlists};
 
+/// The server's allocator (see Cargo.toml), so that latency and memory are the node's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Resident set size of this process, from /proc (Linux); 0 elsewhere.
 fn rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
