@@ -310,7 +310,8 @@ impl Issuer {
     }
 
     /// Relying-party verification of a certificate: signature by one of this node's officers,
-    /// dates, and the revocation and suspension bits of its credential.
+    /// dates, and the revocation and suspension bits of its credential. A signature already
+    /// checked for these exact bytes is not checked again; dates and bits are, on every call.
     pub fn verify_certificate(&self, token: &str) -> CertificateVerdict {
         let keys = |kid: &str| self.keys_by_kid.get(kid).copied();
         let verdict = match self.authenticated.authenticate(token, &keys) {
