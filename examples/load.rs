@@ -22,6 +22,9 @@
 //! The HTTP client is a minimal hand-rolled HTTP/1.1 client (pre-serialized requests,
 //! `httparse` for answers) so that it costs the 2-core box as little CPU as possible.
 
+#[path = "support/proc_stat.rs"]
+mod proc_stat;
+
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -35,6 +38,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use proc_stat::process_cpu;
 
 #[derive(Parser)]
 #[command(name = "load", about = "Load tool for a running aml-node (verify and issue benchmarks)")]
@@ -345,7 +350,7 @@ async fn fire(
     for _ in 0..c.concurrency.clamp(1, total.max(1)) {
         conns.push(Conn::open(&t.addr).await.map_err(|e| format!("connecting to {}: {e}", t.addr))?);
     }
-    let cpu_before = c.server_pid.and_then(process_cpu);
+    let cpu_before = c.server_pid.and_then(|p| process_cpu(&p.to_string()));
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for mut conn in conns {
@@ -410,7 +415,7 @@ async fn fire(
         bodies.extend(b);
     }
     let elapsed = started.elapsed();
-    let server_cpu = match (cpu_before, c.server_pid.and_then(process_cpu)) {
+    let server_cpu = match (cpu_before, c.server_pid.and_then(|p| process_cpu(&p.to_string()))) {
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),
         _ => None,
     };
@@ -421,17 +426,6 @@ async fn fire(
         errors += total - sent;
     }
     Ok((RunResult { requests, errors, elapsed, latencies_us, first_errors, server_cpu }, bodies))
-}
-
-/// utime + stime of a process, from /proc (Linux).
-fn process_cpu(pid: u32) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may contain spaces) start at field 3.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    // USER_HZ is 100 on Linux.
-    Some(Duration::from_millis(ticks * 10))
 }
 
 fn report(label: &str, run: usize, r: &RunResult) {

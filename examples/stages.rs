@@ -8,6 +8,9 @@
 //! Run from the repository root (it opens a node on a temporary data directory with the
 //! demo keys and specs, like `aml-node serve`).
 
+#[path = "support/proc_stat.rs"]
+mod proc_stat;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,6 +28,7 @@ use aml_node::requests::{self, Submission};
 use aml_node::store::Batch;
 use base64::Engine as _;
 use clap::Parser;
+use proc_stat::process_cpu;
 
 #[derive(Parser)]
 #[command(about = "Per-stage cost of the issuance path, in-process")]
@@ -207,7 +211,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let subs = Arc::new(subs);
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let cpu0 = process_cpu();
+        let cpu0 = process_cpu("self");
         let flushes0 = node.store.flushes_run();
         let t0 = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
@@ -239,7 +243,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             errors += e?;
         }
         let el = t0.elapsed();
-        let cpu = process_cpu().zip(cpu0).map(|(b, a)| b.saturating_sub(a)).unwrap_or_default();
+        let cpu = process_cpu("self").zip(cpu0).map(|(b, a)| b.saturating_sub(a)).unwrap_or_default();
         println!(
             "   in-process submit, {} concurrent: {total} requests in {:.2} s = {:.0} req/s, errors {errors}; \
              CPU {:.0} us/request ({:.2} cores); {} flushes",
@@ -267,14 +271,4 @@ fn walk(p: &std::path::Path) -> u64 {
             Err(_) => 0,
         })
         .sum()
-}
-
-/// utime + stime of this process, from /proc (Linux; USER_HZ is 100).
-fn process_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which may contain spaces) start at field 3.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
 }

@@ -257,17 +257,14 @@ mod tests {
         let key = OfficerSigningKey::generate();
         let mut officers = Officers::default();
         officers
-            .insert(Officer {
-                id: "o1".into(),
-                name: "O".into(),
-                keys: OfficerPublicKeys {
-                    signing: key.verifying_key(),
-                    sealing: SealingSecret::generate().public_key(),
-                },
-                signing: None,
-                demo_keys: false,
-                webhooks: Vec::new(),
-            })
+            .insert(Officer::new(
+                "o1".into(),
+                "O".into(),
+                OfficerPublicKeys { signing: key.verifying_key(), sealing: SealingSecret::generate().public_key() },
+                None,
+                false,
+                Vec::new(),
+            ))
             .unwrap();
         let clock = OffsetClock::new();
         let auth = Authenticator::new(AUD, Arc::new(officers), store, clock.clone());

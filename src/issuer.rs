@@ -136,8 +136,6 @@ pub struct Issuer {
     base_url: String,
     permutation_key: [u8; 32],
     keys_by_kid: HashMap<String, VerifyingKey>,
-    /// Officer id -> `did:key`, computed once (the verify path compares it per call).
-    dids: HashMap<String, String>,
     authenticated: AuthenticatedCertificates,
     lists: Mutex<HashMap<ListKey, ListState>>,
 }
@@ -154,7 +152,6 @@ impl Issuer {
         permutation_key: [u8; 32],
     ) -> Issuer {
         let keys_by_kid = officers.iter().map(|o| (did_key_vm(&o.verifying_key()), o.verifying_key())).collect();
-        let dids = officers.iter().map(|o| (o.id.clone(), o.did())).collect();
         Issuer {
             store,
             clock,
@@ -162,7 +159,6 @@ impl Issuer {
             base_url: base_url.trim_end_matches('/').to_owned(),
             permutation_key,
             keys_by_kid,
-            dids,
             authenticated: AuthenticatedCertificates::new(AUTHENTICATED_CERTIFICATES),
             lists: Mutex::new(HashMap::new()),
         }
@@ -345,7 +341,9 @@ impl Issuer {
             return true;
         };
         let Ok(index) = status.status_list_index.parse::<u64>() else { return true };
-        if purpose.as_str() != status.status_purpose || self.dids.get(&officer).is_none_or(|did| *did != claims.iss) {
+        if purpose.as_str() != status.status_purpose
+            || self.officers.get(&officer).is_none_or(|o| o.did() != claims.iss)
+        {
             return true;
         }
         self.is_set(&(officer, purpose, list), index).unwrap_or(true)

@@ -21,6 +21,8 @@ pub struct Officer {
     /// Whether any of the officer's key files is a published demo key.
     pub demo_keys: bool,
     pub webhooks: Vec<Webhook>,
+    /// `did:key` of `keys.signing`, derived once (relying-party verification compares it).
+    did: String,
 }
 
 /// A webhook receiver with its shared secret.
@@ -49,9 +51,21 @@ fn load_webhook(officer: &str, c: &crate::config::WebhookConfig) -> Result<Webho
 }
 
 impl Officer {
+    pub fn new(
+        id: String,
+        name: String,
+        keys: OfficerPublicKeys,
+        signing: Option<Arc<OfficerSigningKey>>,
+        demo_keys: bool,
+        webhooks: Vec<Webhook>,
+    ) -> Officer {
+        let did = keys.did();
+        Officer { id, name, keys, signing, demo_keys, webhooks, did }
+    }
+
     /// The officer's `did:key` (issuer of their credentials).
-    pub fn did(&self) -> String {
-        self.keys.did()
+    pub fn did(&self) -> &str {
+        &self.did
     }
 
     pub fn verifying_key(&self) -> VerifyingKey {
@@ -159,7 +173,7 @@ impl Officers {
             let demo_keys = crate::keys::is_demo_key_file(&c.public_key_file)
                 || signing.as_ref().is_some_and(|k| k.demo_warning().is_some());
             let webhooks = c.webhooks.iter().map(|w| load_webhook(&c.id, w)).collect::<Result<_, _>>()?;
-            out.insert(Officer { id: c.id.clone(), name: c.name.clone(), keys, signing, demo_keys, webhooks })?;
+            out.insert(Officer::new(c.id.clone(), c.name.clone(), keys, signing, demo_keys, webhooks))?;
             out.load_compat(c)?;
         }
         Ok(out)

@@ -163,8 +163,7 @@ pub fn prune_profiles(node: &Node) -> Result<usize> {
         let mut batch = Batch::new();
         let mut n = 0;
         for (key, p) in page.iter().filter(|(_, p)| p.purpose == ProfilePurpose::Monitoring) {
-            let request: Option<RequestRecord> = node.store.get(REQUESTS_TREE, &p.request_id)?;
-            if !request.is_some_and(|r| monitored(node, &r, now).unwrap_or(true)) {
+            if monitored_request(node, &p.request_id, now)?.is_none() {
                 batch.remove(PROFILES_TREE, key);
                 n += 1;
             }
@@ -257,8 +256,7 @@ fn assess(
     specs: &mut HashMap<(String, u32), Option<Arc<Spec>>>,
 ) -> Result<Assessment> {
     let now = node.clock.now();
-    let request: Option<RequestRecord> = node.store.get(REQUESTS_TREE, &profile.request_id)?;
-    let Some(request) = request.filter(|r| monitored(node, r, now).unwrap_or(true)) else {
+    let Some(request) = monitored_request(node, &profile.request_id, now)? else {
         return Ok(Assessment::Gone);
     };
     let spec_key = (request.spec_id.clone(), request.spec_version);
@@ -342,6 +340,12 @@ async fn act(
         }
     }
     Ok(())
+}
+
+/// The request, if it still has something to monitor (see [`monitored`]).
+fn monitored_request(node: &Node, request_id: &str, now: DateTime<Utc>) -> Result<Option<RequestRecord>> {
+    let request: Option<RequestRecord> = node.store.get(REQUESTS_TREE, request_id)?;
+    Ok(request.filter(|r| monitored(node, r, now).unwrap_or(true)))
 }
 
 /// Whether a request still has something to monitor: a live credential, or a check under way.

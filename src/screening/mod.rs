@@ -398,9 +398,7 @@ impl Watchlists {
         let mut mismatched = false;
         if let Some(name) = query.name.as_deref().filter(|n| !n.trim().is_empty()) {
             let analyzed = analyze(name, query_context(query.entity_type));
-            let qcodes: Vec<[u64; 2]> =
-                analyzed.tokens.iter().map(|t| phonetic_codes(&self.metaphone, &t.text)).collect();
-            let qtoks: Vec<Tok<'_>> = analyzed.tokens.iter().map(Tok::from).collect();
+            let (qtoks, qcodes) = self.query_tokens(&analyzed);
             let cands = self.name_candidates(&analyzed, &qtoks, &qcodes, query.entity_type, policy);
             let mut fps: Vec<(u8, &str, usize, NameScores)> = Vec::new();
             for (ci, cand) in cands.iter().enumerate() {
@@ -609,10 +607,7 @@ impl Watchlists {
                 // One vocabulary token may occur in Arabic script and in Latin: they compare
                 // differently.
                 let key = (i as u8 | u8::from(itoks[j].abjad) << 7, vid);
-                *memo.entry(key).or_insert_with(|| {
-                    let peq = phonetic_equal(qcodes[i], ix.vocab.phonetic[vid as usize]);
-                    token_similarity(&qtoks[i], &ctoks[j], peq, mode)
-                })
+                *memo.entry(key).or_insert_with(|| self.token_score(qtoks, qcodes, &ctoks, itoks, i, j, mode))
             });
             let mut score = cmp.score;
             // Weak aliases and generic person names ("Abu Ali") identify nobody on their own.
@@ -637,13 +632,35 @@ impl Watchlists {
         let (Some(&ei), Some(name)) = (self.by_id.get(entity_id), query.name.as_deref()) else { return false };
         let Ok(countries) = query.validate() else { return false };
         let analyzed = analyze(name, query_context(query.entity_type));
-        let qcodes: Vec<[u64; 2]> = analyzed.tokens.iter().map(|t| phonetic_codes(&self.metaphone, &t.text)).collect();
-        let qtoks: Vec<Tok<'_>> = analyzed.tokens.iter().map(Tok::from).collect();
+        let (qtoks, qcodes) = self.query_tokens(&analyzed);
         let ids: Vec<u32> =
             self.names.names.iter().enumerate().filter(|(_, n)| n.entity == ei).map(|(i, _)| i as u32).collect();
         self.score_names(&qtoks, &qcodes, ids, query.entity_type, policy)
             .iter()
             .any(|c| self.name_scores(c, query, &countries, policy).is_some_and(|s| s.match_score >= s.threshold))
+    }
+
+    /// A query's tokens, ready for comparison, and their phonetic codes.
+    fn query_tokens<'a>(&self, analyzed: &'a AnalyzedName) -> (Vec<Tok<'a>>, Vec<[u64; 2]>) {
+        let qtoks = analyzed.tokens.iter().map(Tok::from).collect();
+        let qcodes = analyzed.tokens.iter().map(|t| phonetic_codes(&self.metaphone, &t.text)).collect();
+        (qtoks, qcodes)
+    }
+
+    /// Similarity of query token `i` and token `j` of an indexed name (`ctoks`, `itoks`).
+    #[allow(clippy::too_many_arguments)]
+    fn token_score(
+        &self,
+        qtoks: &[Tok<'_>],
+        qcodes: &[[u64; 2]],
+        ctoks: &[Tok<'_>],
+        itoks: &[index::IToken],
+        i: usize,
+        j: usize,
+        mode: NameMode,
+    ) -> (f64, TokenHow) {
+        let peq = phonetic_equal(qcodes[i], self.names.vocab.phonetic[itoks[j].vid as usize]);
+        token_similarity(&qtoks[i], &ctoks[j], peq, mode)
     }
 
     /// Whether the policy screens this entity at all (source enabled, a category screened).
@@ -699,8 +716,7 @@ impl Watchlists {
         let mode = NameMode { strict: policy.strict, listed_is_person: e.kind == EntityKind::Person };
         let mut alignments = Vec::new();
         let cmp = compare_names(qtoks, &ctoks, mode, &mut alignments, |i, j| {
-            let peq = phonetic_equal(qcodes[i], ix.vocab.phonetic[itoks[j].vid as usize]);
-            token_similarity(&qtoks[i], &ctoks[j], peq, mode)
+            self.token_score(qtoks, qcodes, &ctoks, itoks, i, j, mode)
         });
         let (tokens, unmatched_query_tokens, unmatched_listed_tokens) = cmp.explain(&alignments, qtoks, &ctoks);
         let risk_factors = RiskFactors::of(e);
