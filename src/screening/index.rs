@@ -116,6 +116,9 @@ pub(crate) struct Vocab {
     pub arabic: FxHashMap<u32, Box<str>>,
     /// Double-metaphone primary and alternate code hashes (0 = none).
     pub phonetic: Vec<[u64; 2]>,
+    /// First letter of each token, apart from `text` so that comparing initials with many
+    /// names stays in cache.
+    pub first: Vec<u8>,
     /// Number of names containing the token.
     pub df: Vec<u32>,
     /// Inverse document frequency, precomputed from `df`.
@@ -283,6 +286,7 @@ impl NameIndex {
         }
         let id = self.vocab.text.len() as u32;
         self.vocab.text.push(text.into());
+        self.vocab.first.push(text.as_bytes().first().copied().unwrap_or(0));
         self.vocab.ids.insert(text.into(), id);
         self.vocab.group.push(group);
         let key = translit_key(text);

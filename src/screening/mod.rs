@@ -278,6 +278,12 @@ pub fn normalize_wallet(s: &str) -> String {
 const MIN_DOCUMENT_LEN: usize = 5;
 /// Names scored per query, at most.
 const MAX_CANDIDATES: usize = 96;
+/// Relatives at least this strong (exact, same name part, romanization, one or two edits)
+/// always retrieve.
+const STRONG_RELATIVE: f32 = 0.85;
+/// Weaker relatives (sounds-alike, consonant skeleton) of a token with strong ones retrieve
+/// only while they have at most this many postings.
+const WEAK_RELATIVE_POSTINGS: usize = 2000;
 
 struct Scratch {
     /// Per indexed name: accumulated evidence and which query tokens contributed. Kept
@@ -285,10 +291,14 @@ struct Scratch {
     acc: Vec<(f32, u32)>,
     touched: Vec<u32>,
     relatives: Vec<Relative>,
+    /// Per indexed name, one bit: kept for the full comparison (all zero between queries).
+    kept: Vec<u64>,
 }
 
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { acc: Vec::new(), touched: Vec::new(), relatives: Vec::new() }) };
+    static SCRATCH: RefCell<Scratch> = const {
+        RefCell::new(Scratch { acc: Vec::new(), touched: Vec::new(), relatives: Vec::new(), kept: Vec::new() })
+    };
 }
 
 /// The best name comparison of one candidate entity.
@@ -299,6 +309,27 @@ struct Candidate {
     name: u16,
     kind: NameKind,
     score: f64,
+}
+
+/// Similarities of a query's tokens to the listed tokens met so far: one row per listed
+/// token (a vocabulary token in one script: Arabic and Latin letters compare differently),
+/// one column per query token. Names share tokens, and a hit's explanation compares its name
+/// once more, so each pair is computed once per query.
+struct TokenSims {
+    width: usize,
+    rows: FxHashMap<(u32, bool), u32>,
+    table: Vec<(f64, TokenHow)>,
+}
+
+impl TokenSims {
+    fn new(query_tokens: usize) -> TokenSims {
+        // Name comparison looks at 64 tokens per side at most.
+        TokenSims { width: query_tokens.min(64), rows: FxHashMap::default(), table: Vec::new() }
+    }
+
+    fn get(&self, row: u32, i: usize) -> (f64, TokenHow) {
+        self.table[row as usize * self.width + i]
+    }
 }
 
 /// A candidate's field scores, computed before (and usually instead of) its explanation.
@@ -399,7 +430,8 @@ impl Watchlists {
         if let Some(name) = query.name.as_deref().filter(|n| !n.trim().is_empty()) {
             let analyzed = analyze(name, query_context(query.entity_type));
             let (qtoks, qcodes) = self.query_tokens(&analyzed);
-            let cands = self.name_candidates(&analyzed, &qtoks, &qcodes, query.entity_type, policy);
+            let mut sims = TokenSims::new(qtoks.len());
+            let cands = self.name_candidates(&analyzed, &qtoks, &qcodes, query.entity_type, policy, &mut sims);
             let mut fps: Vec<(u8, &str, usize, NameScores)> = Vec::new();
             for (ci, cand) in cands.iter().enumerate() {
                 if seen.contains_key(&cand.entity) {
@@ -407,7 +439,7 @@ impl Watchlists {
                 }
                 let Some(s) = self.name_scores(cand, query, &countries, policy) else { continue };
                 if s.match_score >= s.threshold {
-                    let hit = self.name_hit(cand, &s, name, &qtoks, &qcodes, query, &countries, policy);
+                    let hit = self.name_hit(cand, &s, name, &qtoks, &qcodes, &mut sims, query, &countries, policy);
                     scored.push((hit, cand.score, false));
                 } else {
                     // The name alone would have been a possible match: other fields ruled it out.
@@ -421,7 +453,7 @@ impl Watchlists {
             fps.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
             for (_, _, ci, s) in fps.into_iter().take(decide::MAX_FALSE_POSITIVES) {
                 let cand = &cands[ci];
-                let hit = self.name_hit(cand, &s, name, &qtoks, &qcodes, query, &countries, policy);
+                let hit = self.name_hit(cand, &s, name, &qtoks, &qcodes, &mut sims, query, &countries, policy);
                 scored.push((hit, cand.score, false));
             }
         }
@@ -437,6 +469,7 @@ impl Watchlists {
         qcodes: &[[u64; 2]],
         subject: Option<SubjectType>,
         policy: &Policy,
+        sims: &mut TokenSims,
     ) -> Vec<Candidate> {
         if analyzed.tokens.is_empty() {
             return Vec::new();
@@ -444,29 +477,45 @@ impl Watchlists {
         let ix = &self.names;
         let picked: Vec<u32> = SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
-            let Scratch { acc, touched, relatives } = &mut *s;
+            let Scratch { acc, touched, relatives, kept } = &mut *s;
             if acc.len() < ix.names.len() {
                 acc.resize(ix.names.len(), (0.0, 0));
             }
-            // Each query token's relatives, rarest token first: a very common token (a frequent
-            // given name) only adds evidence to names a rarer token already found, instead of
-            // walking tens of thousands of postings.
-            let mut per_token: Vec<(usize, Vec<Relative>, usize)> = Vec::new();
+            // Each query token's relatives (strongest first), how many of them retrieve, and
+            // their postings. Rarest token first: a very common token (a frequent given name)
+            // only adds evidence to names a rarer token already found, instead of walking tens
+            // of thousands of postings.
+            let mut per_token: Vec<(usize, Vec<Relative>, usize, usize)> = Vec::new();
             for (qi, t) in analyzed.tokens.iter().enumerate().take(31) {
                 if t.class == TokenClass::Initial {
                     continue;
                 }
                 ix.relatives(t, qcodes[qi], relatives);
-                let postings: usize = relatives.iter().map(|r| ix.postings(r.vid).len()).sum();
-                per_token.push((qi, relatives.clone(), postings));
+                let strong = relatives.iter().take_while(|r| r.strength >= STRONG_RELATIVE).count();
+                let posting_count =
+                    |rels: &[Relative]| -> usize { rels.iter().map(|r| ix.postings(r.vid).len()).sum() };
+                let (strong_postings, weak_postings) =
+                    (posting_count(&relatives[..strong]), posting_count(&relatives[strong..]));
+                // Sounds-alike and skeleton relatives of a token that has spellings of its
+                // own are many (a common code is shared by thousands of names at 1 M
+                // entities): then they only break ties among names found otherwise. Not for
+                // Arabic script, whose skeleton is how it meets Latin spellings.
+                let (walk, postings) = if strong > 0 && !t.abjad && weak_postings > WEAK_RELATIVE_POSTINGS {
+                    (strong, strong_postings)
+                } else {
+                    (relatives.len(), strong_postings + weak_postings)
+                };
+                per_token.push((qi, relatives.clone(), walk, postings));
             }
-            per_token.sort_by_key(|(_, _, p)| *p);
+            per_token.sort_by_key(|(_, _, _, p)| *p);
             let budget = (ix.names.len() / 50).max(4000);
             let mut total = 0.0f32;
             let mut walked_any = false;
             // Common tokens not walked, with their evidence weight: they break ties below.
-            let mut skipped: Vec<(f32, &[Relative])> = Vec::new();
-            for (qi, relatives, postings) in &mut per_token {
+            let mut skipped: Vec<HeldBack<'_>> = Vec::new();
+            // Weak relatives of walked tokens, held back: they add evidence to names found.
+            let mut held: Vec<HeldBack<'_>> = Vec::new();
+            for (qi, relatives, walk, postings) in &per_token {
                 let t = &analyzed.tokens[*qi];
                 let class_w = match t.class {
                     TokenClass::Normal => 1.0,
@@ -484,12 +533,15 @@ impl Watchlists {
                 // A common token adds nothing to retrieval once a rarer token has run: names
                 // carrying it are scored in full anyway if the rarer token found them.
                 if walked_any && *postings > budget {
-                    relatives.sort_unstable_by_key(|r| r.vid);
-                    skipped.push((class_w * own_idf, relatives));
+                    skipped.push((class_w * own_idf, relatives, bit));
                     continue;
                 }
                 walked_any = true;
-                for r in relatives.iter() {
+                let (walked, held_back) = relatives.split_at(*walk);
+                if !held_back.is_empty() {
+                    held.push((class_w * own_idf, held_back, bit));
+                }
+                for r in walked {
                     let w = class_w * own_idf * r.strength;
                     for &n in ix.postings(r.vid) {
                         let (a, m) = &mut acc[n as usize];
@@ -528,6 +580,11 @@ impl Watchlists {
                     }
                 }
             }
+            let words = ix.names.len().div_ceil(64);
+            if kept.len() < words {
+                kept.resize(words, 0);
+            }
+            credit_found(ix, acc, kept, touched.iter().copied(), &held);
             // Keep names with enough support, best first.
             // Names with little of the query's evidence, or far less than the best-supported
             // name, cannot score as matches: they are not worth the full comparison.
@@ -535,45 +592,35 @@ impl Watchlists {
             let floor = (0.3 * total).max(0.45 * best);
             let mut cands: Vec<(f32, u32)> =
                 touched.iter().filter(|&&n| acc[n as usize].0 >= floor).map(|&n| (acc[n as usize].0, n)).collect();
-            for &n in touched.iter() {
-                acc[n as usize] = (0.0, 0);
-            }
-            touched.clear();
             if cands.len() > MAX_CANDIDATES {
                 // Too many names share the query's rarest parts (a common surname): let the
                 // common tokens that were not walked ("Muhammad"), then the query's
                 // initials, which retrieve nothing themselves, break the tie.
+                credit_found(ix, acc, kept, cands.iter().map(|&(_, n)| n), &skipped);
                 for (score, n) in cands.iter_mut() {
-                    for (w, rels) in &skipped {
-                        let strength = ix
-                            .name_tokens(*n)
-                            .iter()
-                            .filter_map(|t| rels.binary_search_by_key(&t.vid, |r| r.vid).ok())
-                            .map(|k| rels[k].strength)
-                            .fold(0.0f32, f32::max);
-                        *score += w * strength;
-                    }
+                    *score = acc[*n as usize].0;
                 }
                 let initials: Vec<u8> =
                     toks.iter().filter(|t| t.class == TokenClass::Initial).map(|t| t.text.as_bytes()[0]).collect();
                 if !initials.is_empty() {
                     let bonus = 0.2 * total / initials.len() as f32;
                     for (score, n) in cands.iter_mut() {
-                        let firsts: Vec<u8> = ix
-                            .name_tokens(*n)
-                            .iter()
-                            .filter_map(|t| ix.vocab.text[t.vid as usize].bytes().next())
-                            .collect();
-                        *score += bonus * initials.iter().filter(|i| firsts.contains(i)).count() as f32;
+                        let toks = ix.name_tokens(*n);
+                        let starts_a_token = |&&i: &&u8| toks.iter().any(|t| ix.vocab.first[t.vid as usize] == i);
+                        *score += bonus * initials.iter().filter(starts_a_token).count() as f32;
                     }
                 }
                 cands.select_nth_unstable_by(MAX_CANDIDATES, |a, b| b.0.total_cmp(&a.0));
                 cands.truncate(MAX_CANDIDATES);
             }
+            for &n in touched.iter() {
+                acc[n as usize] = (0.0, 0);
+            }
+            touched.clear();
             cands.into_iter().map(|(_, n)| n).collect()
         });
 
-        self.score_names(qtoks, qcodes, picked, subject, policy)
+        self.score_names(qtoks, qcodes, picked, subject, policy, sims)
     }
 
     /// Scores the given indexed names against the query tokens; keeps the best name per
@@ -585,14 +632,14 @@ impl Watchlists {
         name_ids: Vec<u32>,
         subject: Option<SubjectType>,
         policy: &Policy,
+        sims: &mut TokenSims,
     ) -> Vec<Candidate> {
         let ix = &self.names;
-        let mut memo: FxHashMap<(u8, u32), (f64, TokenHow)> = FxHashMap::default();
-        memo.reserve(qtoks.len() * name_ids.len().min(256));
         let mut best: FxHashMap<u32, Candidate> = FxHashMap::default();
         best.reserve(name_ids.len());
         let mut ctoks: Vec<Tok<'_>> = Vec::new();
         let mut scratch = Vec::new();
+        let mut rows = Vec::new();
         for name_id in name_ids {
             let n = &ix.names[name_id as usize];
             let e = &self.entities[n.entity as usize];
@@ -602,13 +649,8 @@ impl Watchlists {
             let mode = NameMode { strict: policy.strict, listed_is_person: e.kind == EntityKind::Person };
             let itoks = ix.name_tokens(name_id);
             self.listed_tokens_into(name_id, &mut ctoks);
-            let cmp = compare_names(qtoks, &ctoks, mode, &mut scratch, |i, j| {
-                let vid = itoks[j].vid;
-                // One vocabulary token may occur in Arabic script and in Latin: they compare
-                // differently.
-                let key = (i as u8 | u8::from(itoks[j].abjad) << 7, vid);
-                *memo.entry(key).or_insert_with(|| self.token_score(qtoks, qcodes, &ctoks, itoks, i, j, mode))
-            });
+            self.sim_rows(sims, qtoks, qcodes, &ctoks, itoks, mode, &mut rows);
+            let cmp = compare_names(qtoks, &ctoks, mode, &mut scratch, |i, j| sims.get(rows[j], i));
             let mut score = cmp.score;
             // Weak aliases and generic person names ("Abu Ali") identify nobody on their own.
             if n.kind == NameKind::Weak {
@@ -635,7 +677,7 @@ impl Watchlists {
         let (qtoks, qcodes) = self.query_tokens(&analyzed);
         let ids: Vec<u32> =
             self.names.names.iter().enumerate().filter(|(_, n)| n.entity == ei).map(|(i, _)| i as u32).collect();
-        self.score_names(&qtoks, &qcodes, ids, query.entity_type, policy)
+        self.score_names(&qtoks, &qcodes, ids, query.entity_type, policy, &mut TokenSims::new(qtoks.len()))
             .iter()
             .any(|c| self.name_scores(c, query, &countries, policy).is_some_and(|s| s.match_score >= s.threshold))
     }
@@ -661,6 +703,32 @@ impl Watchlists {
     ) -> (f64, TokenHow) {
         let peq = phonetic_equal(qcodes[i], self.names.vocab.phonetic[itoks[j].vid as usize]);
         token_similarity(&qtoks[i], &ctoks[j], peq, mode)
+    }
+
+    /// The rows in `sims` of an indexed name's tokens (`ctoks`, `itoks`), computing the rows
+    /// of tokens not met before.
+    #[allow(clippy::too_many_arguments)]
+    fn sim_rows(
+        &self,
+        sims: &mut TokenSims,
+        qtoks: &[Tok<'_>],
+        qcodes: &[[u64; 2]],
+        ctoks: &[Tok<'_>],
+        itoks: &[index::IToken],
+        mode: NameMode,
+        rows: &mut Vec<u32>,
+    ) {
+        rows.clear();
+        for (j, t) in itoks.iter().enumerate().take(64) {
+            let next = sims.rows.len() as u32;
+            let row = *sims.rows.entry((t.vid, t.abjad)).or_insert(next);
+            if row == next {
+                for i in 0..sims.width {
+                    sims.table.push(self.token_score(qtoks, qcodes, ctoks, itoks, i, j, mode));
+                }
+            }
+            rows.push(row);
+        }
     }
 
     /// Whether the policy screens this entity at all (source enabled, a category screened).
@@ -700,6 +768,7 @@ impl Watchlists {
         query_name: &str,
         qtoks: &[Tok<'_>],
         qcodes: &[[u64; 2]],
+        sims: &mut TokenSims,
         query: &Query,
         countries: &[String],
         policy: &Policy,
@@ -714,10 +783,10 @@ impl Watchlists {
         let ix = &self.names;
         let itoks = ix.name_tokens(cand.name_id);
         let mode = NameMode { strict: policy.strict, listed_is_person: e.kind == EntityKind::Person };
+        let mut rows = Vec::new();
+        self.sim_rows(sims, qtoks, qcodes, &ctoks, itoks, mode, &mut rows);
         let mut alignments = Vec::new();
-        let cmp = compare_names(qtoks, &ctoks, mode, &mut alignments, |i, j| {
-            self.token_score(qtoks, qcodes, &ctoks, itoks, i, j, mode)
-        });
+        let cmp = compare_names(qtoks, &ctoks, mode, &mut alignments, |i, j| sims.get(rows[j], i));
         let (tokens, unmatched_query_tokens, unmatched_listed_tokens) = cmp.explain(&alignments, qtoks, &ctoks);
         let risk_factors = RiskFactors::of(e);
         let risk_score = risk_factors.score(policy.risk_weights);
@@ -815,6 +884,47 @@ impl Watchlists {
 }
 
 /// How a query name is analysed: as the type the caller says it is.
+/// Relatives held back from retrieval, with the evidence weight and bit of their query token.
+type HeldBack<'r> = (f32, &'r [Relative], u32);
+
+/// Adds held-back relatives' evidence to the names given (names already found): each
+/// query token adds its strongest relative among a name's tokens, unless the name already
+/// has evidence for that token. The postings are walked in order against a bit set of those
+/// names, which stays in cache where the evidence table does not. `marks` is all zero
+/// before and after.
+fn credit_found(
+    ix: &NameIndex,
+    acc: &mut [(f32, u32)],
+    marks: &mut [u64],
+    names: impl Iterator<Item = u32> + Clone,
+    groups: &[HeldBack<'_>],
+) {
+    if groups.is_empty() {
+        return;
+    }
+    for n in names.clone() {
+        marks[n as usize / 64] |= 1 << (n % 64);
+    }
+    for &(w, rels, bit) in groups {
+        // Strongest relative first: the first one a name meets is its best.
+        for r in rels {
+            for &n in ix.postings(r.vid) {
+                if marks[n as usize / 64] & (1 << (n % 64)) == 0 {
+                    continue;
+                }
+                let (a, m) = &mut acc[n as usize];
+                if *m & bit == 0 {
+                    *m |= bit;
+                    *a += w * r.strength;
+                }
+            }
+        }
+    }
+    for n in names {
+        marks[n as usize / 64] = 0;
+    }
+}
+
 fn query_context(subject: Option<SubjectType>) -> NameContext {
     match subject {
         Some(SubjectType::Person) => NameContext::Person,

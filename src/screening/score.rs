@@ -275,10 +275,10 @@ const V_U: u8 = 4;
 
 /// A Latin token as [`Unit`]s: digraphs as one consonant, doubled consonants once, vowel
 /// runs as one group. At most 64 units.
-fn latin_units(t: &[u8], out: &mut Vec<Unit>) {
-    out.clear();
+fn latin_units(t: &[u8], out: &mut Units) {
+    out.len = 0;
     let mut i = 0;
-    while i < t.len() && out.len() < 64 {
+    while i < t.len() && out.len < 64 {
         let c = t[i];
         let next = t.get(i + 1).copied();
         let vowel_set = |c: u8| match c {
@@ -322,6 +322,31 @@ fn latin_units(t: &[u8], out: &mut Vec<Unit>) {
     }
 }
 
+/// A token's units on the stack: 64 and one more ("x" is two units); scoring calls
+/// [`abjad_similarity`] for thousands of token pairs per query.
+struct Units {
+    buf: [Unit; 65],
+    len: usize,
+}
+
+impl Units {
+    fn new() -> Units {
+        Units { buf: [Unit::SoftH; 65], len: 0 }
+    }
+    fn push(&mut self, u: Unit) {
+        if self.len < self.buf.len() {
+            self.buf[self.len] = u;
+            self.len += 1;
+        }
+    }
+    fn last(&self) -> Option<&Unit> {
+        self.as_slice().last()
+    }
+    fn as_slice(&self) -> &[Unit] {
+        &self.buf[..self.len]
+    }
+}
+
 /// Similarity of an Arabic-script token (its [`super::normalize::arabic_letters`]) and a
 /// Latin spelling, from an alignment of the two: Latin vowels the Arabic does not write
 /// (short vowels) are free; a consonant or long vowel on one side only, or a vowel letter
@@ -329,8 +354,9 @@ fn latin_units(t: &[u8], out: &mut Vec<Unit>) {
 /// cost per letter; at most 0.90 for Arabic tokens of one or two letters, which many names
 /// share.
 pub fn abjad_similarity(arabic: &[u8], latin: &[u8]) -> f64 {
-    let mut units = Vec::with_capacity(latin.len());
-    latin_units(latin, &mut units);
+    let mut unit_buf = Units::new();
+    latin_units(latin, &mut unit_buf);
+    let units = unit_buf.as_slice();
     let a = &arabic[..arabic.len().min(64)];
     let (n, m) = (a.len(), units.len());
     if n == 0 || m == 0 {
@@ -385,41 +411,41 @@ pub fn abjad_similarity(arabic: &[u8], latin: &[u8]) -> f64 {
             _ => f64::INFINITY,
         }
     };
-    // Edit-distance table, (n + 1) x (m + 1), both at most 64 + 1.
-    let w = m + 1;
-    let mut dp = vec![f64::INFINITY; (n + 1) * w];
-    dp[0] = 0.0;
+    // Edit distance over Arabic letters (rows) and Latin units (columns), both at most
+    // 64 + 1. A cell only feeds the next two rows (a digraph spans two Arabic letters), so
+    // three rolling rows suffice.
+    const W: usize = 67;
+    let (mut r0, mut r1, mut r2) = ([f64::INFINITY; W], [f64::INFINITY; W], [f64::INFINITY; W]);
+    r0[0] = 0.0;
+    let (mut cur_row, mut next, mut after) = (&mut r0, &mut r1, &mut r2);
     for i in 0..=n {
+        if i > 0 {
+            (cur_row, next, after) = (next, after, cur_row);
+            after[..=m].fill(f64::INFINITY);
+        }
         for j in 0..=m {
-            let cur = dp[i * w + j];
+            let cur = cur_row[j];
             if cur.is_infinite() {
                 continue;
             }
             if i < n {
-                let v = cur + skip_arabic(i);
-                let slot = &mut dp[(i + 1) * w + j];
-                *slot = slot.min(v);
+                next[j] = next[j].min(cur + skip_arabic(i));
             }
             // A Latin digraph as two Arabic letters: its first consonant, then h.
             if let (Some(&Unit::Digraph(d)), Some(&x), Some(b'h')) = (units.get(j), a.get(i), a.get(i + 1).copied())
                 && d == x
             {
-                let slot = &mut dp[(i + 2) * w + j + 1];
-                *slot = slot.min(cur + 0.1);
+                after[j + 1] = after[j + 1].min(cur + 0.1);
             }
             if j < m {
-                let v = cur + skip_latin(units[j]);
-                let slot = &mut dp[i * w + j + 1];
-                *slot = slot.min(v);
+                cur_row[j + 1] = cur_row[j + 1].min(cur + skip_latin(units[j]));
             }
             if i < n && j < m {
-                let v = cur + pair(a[i], units[j]);
-                let slot = &mut dp[(i + 1) * w + j + 1];
-                *slot = slot.min(v);
+                next[j + 1] = next[j + 1].min(cur + pair(a[i], units[j]));
             }
         }
     }
-    let cost = dp[n * w + m];
+    let cost = cur_row[m];
     let a_letters = a.iter().filter(|&&x| x != b'\'').count();
     let l_letters = units
         .iter()

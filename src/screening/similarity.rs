@@ -22,19 +22,31 @@ pub fn jaro(a: &[u8], b: &[u8]) -> f64 {
         return 1.0;
     }
     let window = (a.len().max(b.len()) / 2).saturating_sub(1);
+    // Where each letter occurs in b, as bit sets (one per low five bits: letters get a slot
+    // each): a's characters then find their first free match inside the window with a few
+    // bit operations instead of a scan.
+    let mut occurs = [0u64; 32];
+    for (j, &cb) in b.iter().enumerate() {
+        occurs[usize::from(cb & 31)] |= 1 << j;
+    }
+    let below = |n: usize| if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
     let mut b_used: u64 = 0;
     let mut a_matched: u64 = 0;
     let mut matches = 0usize;
     for (i, &ca) in a.iter().enumerate() {
         let lo = i.saturating_sub(window);
         let hi = (i + window + 1).min(b.len());
-        for (j, &cb) in b.iter().enumerate().take(hi).skip(lo) {
-            if b_used & (1 << j) == 0 && cb == ca {
+        let mut free = occurs[usize::from(ca & 31)] & below(hi) & !below(lo) & !b_used;
+        // Digits and other bytes share slots with letters: confirm the byte.
+        while free != 0 {
+            let j = free.trailing_zeros() as usize;
+            if b[j] == ca {
                 b_used |= 1 << j;
                 a_matched |= 1 << i;
                 matches += 1;
                 break;
             }
+            free &= free - 1;
         }
     }
     if matches == 0 {

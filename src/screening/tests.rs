@@ -182,6 +182,27 @@ fn common_tokens_break_ties_among_many_candidates() {
 }
 
 #[test]
+fn sounds_alike_relatives_held_back_from_retrieval_still_break_ties() {
+    // "smith" has a spelling of its own in the list, and its sounds-alike "schmidt" is on
+    // thousands of names: those are not walked, yet among 150 SALMANs the one also named
+    // Schmidt must be among the names scored (it is the only one worth reporting).
+    let sanction = &[Category::Sanction];
+    let mut entities: Vec<Entity> = (0..150)
+        .map(|i| person("sdn", &format!("s{i}"), &[&format!("SALMAN, Given{i}")], None, &[], sanction))
+        .collect();
+    entities.extend(
+        (0..2100).map(|i| person("sdn", &format!("m{i}"), &[&format!("SCHMIDT, Other{i}")], None, &[], sanction)),
+    );
+    entities.push(person("sdn", "smith", &["SMITH, Jane"], None, &[], sanction));
+    entities.push(person("sdn", "target", &["SALMAN, Schmidt"], None, &[], sanction));
+    let n = entities.len();
+    let w = Watchlists::build(vec![LoadedList { meta: meta("sdn", n), entities }]);
+    let s = top(&w, &q("Smith Salman"));
+    let reported: Vec<&str> = s.hits.iter().chain(&s.false_positives).map(|h| h.entity_id.as_str()).collect();
+    assert_eq!(reported, ["sdn:target"], "{s:?}");
+}
+
+#[test]
 fn low_risk_pep_is_approved_but_sanctions_never_are() {
     let w = lists();
     let s = top(&w, &q("Jennifer McClellan"));
