@@ -9,7 +9,7 @@
 //! them to the full scorer. Joined adjacent tokens are indexed too, so "abdulrahman" finds
 //! "abdul rahman" and the reverse.
 
-use rustc_hash::{FxHashMap, FxHasher};
+use rustc_hash::{FxHashMap, FxHashSet, FxHasher};
 use std::hash::{Hash, Hasher};
 
 use rphonetic::DoubleMetaphone;
@@ -349,62 +349,85 @@ impl NameIndex {
         (1.0 + self.names.len().max(1) as f32).ln()
     }
 
-    /// Vocabulary relatives of a query token: exact, same name part, joined-equal,
-    /// misspelt (one edit, verified), sounds-alike and same consonant skeleton.
+    /// Vocabulary relatives of a query token, strongest first: exact, same name part,
+    /// romanization, misspelt (one or two edits, verified), consonant skeleton, sounds-alike.
     pub fn relatives(&self, t: &NameToken, codes: [u64; 2], out: &mut Vec<Relative>) {
         let (token, group) = (t.text.as_str(), t.group);
         out.clear();
-        if let Some(vid) = self.vocab.id(token) {
-            out.push(Relative { vid, strength: 1.0 });
-        }
-        if let Some(members) = group.and_then(|g| self.groups.get(&g)) {
-            out.extend(members.iter().map(|&vid| Relative { vid, strength: 0.95 }));
-        }
-        if (MIN_FUZZY_LEN..=MAX_FUZZY_LEN).contains(&token.len()) {
-            let tb = token.as_bytes();
-            // Shared one-deletion variants find everything within two edits; short tokens
-            // keep to one edit, where two would reach unrelated names.
-            let max_edits = if token.len() >= 8 { 2 } else { 1 };
-            // One vocabulary token shares several deletion variants with the query token:
-            // verify each once.
-            let mut fuzzy: Vec<u32> = Vec::new();
-            deletion_variants(token, |d| fuzzy.extend(self.deletes.get(hash_key(TAG_DELETE, d))));
-            fuzzy.sort_unstable();
-            fuzzy.dedup();
-            for vid in fuzzy {
-                let vt = self.vocab.text[vid as usize].as_bytes();
-                if osa_distance_within(tb, vt, max_edits) <= max_edits {
-                    out.push(Relative { vid, strength: 0.85 });
+        // Kinds are gathered strongest first and a vocabulary token is kept at its first
+        // (strongest) kind, so the list comes out strongest first without sorting: common
+        // codes have thousands of relatives at 1 M entities.
+        SEEN.with_borrow_mut(|seen| {
+            seen.clear();
+            let mut add = |vid: u32, strength: f32, out: &mut Vec<Relative>| {
+                if seen.insert(vid) {
+                    out.push(Relative { vid, strength });
+                }
+            };
+            if let Some(vid) = self.vocab.id(token) {
+                add(vid, 1.0, out);
+            }
+            if let Some(members) = group.and_then(|g| self.groups.get(&g)) {
+                for &vid in members {
+                    add(vid, 0.95, out);
                 }
             }
-        }
-        for c in codes {
-            if c != 0 {
-                out.extend(self.phonetic.get(c).map(|vid| Relative { vid, strength: 0.7 }));
-            }
-        }
-        let key = translit_key(token);
-        if key.len() >= 3 {
-            out.extend(self.translit.get(hash_key(TAG_TRANSLIT, &key)).map(|vid| Relative { vid, strength: 0.9 }));
-        }
-        if t.script == Script::Greek {
-            // What Greek cannot write (h, b/mb, d/nd, w) erased on both sides.
-            let gb = greek_blind(&key);
-            if gb.len() >= 3 {
-                for tag in [TAG_TRANSLIT, TAG_GREEK_BLIND] {
-                    out.extend(self.translit.get(hash_key(tag, &gb)).map(|vid| Relative { vid, strength: 0.85 }));
+            let key = translit_key(token);
+            if key.len() >= 3 {
+                for vid in self.translit.get(hash_key(TAG_TRANSLIT, &key)) {
+                    add(vid, 0.9, out);
                 }
             }
-        }
-        let sk = t.arabic.as_deref().map_or_else(|| consonant_skeleton(token), skeleton_of_arabic);
-        if sk.len() >= 3 {
-            out.extend(self.skeletons.get(hash_key(TAG_SKELETON, &sk)).map(|vid| Relative { vid, strength: 0.75 }));
-        }
-        // Strongest first, one entry per vocabulary token.
-        out.sort_unstable_by(|a, b| a.vid.cmp(&b.vid).then(b.strength.total_cmp(&a.strength)));
-        out.dedup_by_key(|r| r.vid);
-        out.sort_unstable_by(|a, b| b.strength.total_cmp(&a.strength));
+            if (MIN_FUZZY_LEN..=MAX_FUZZY_LEN).contains(&token.len()) {
+                let tb = token.as_bytes();
+                // Shared one-deletion variants find everything within two edits; short tokens
+                // keep to one edit, where two would reach unrelated names.
+                let max_edits = if token.len() >= 8 { 2 } else { 1 };
+                // One vocabulary token shares several deletion variants with the query token:
+                // verify each once.
+                let mut fuzzy: Vec<u32> = Vec::new();
+                deletion_variants(token, |d| fuzzy.extend(self.deletes.get(hash_key(TAG_DELETE, d))));
+                fuzzy.sort_unstable();
+                fuzzy.dedup();
+                for vid in fuzzy {
+                    let vt = self.vocab.text[vid as usize].as_bytes();
+                    if osa_distance_within(tb, vt, max_edits) <= max_edits {
+                        add(vid, 0.85, out);
+                    }
+                }
+            }
+            if t.script == Script::Greek {
+                // What Greek cannot write (h, b/mb, d/nd, w) erased on both sides.
+                let gb = greek_blind(&key);
+                if gb.len() >= 3 {
+                    for tag in [TAG_TRANSLIT, TAG_GREEK_BLIND] {
+                        for vid in self.translit.get(hash_key(tag, &gb)) {
+                            add(vid, 0.85, out);
+                        }
+                    }
+                }
+            }
+            let sk = t.arabic.as_deref().map_or_else(|| consonant_skeleton(token), skeleton_of_arabic);
+            if sk.len() >= 3 {
+                for vid in self.skeletons.get(hash_key(TAG_SKELETON, &sk)) {
+                    add(vid, 0.75, out);
+                }
+            }
+            for c in codes {
+                if c != 0 {
+                    for vid in self.phonetic.get(c) {
+                        add(vid, 0.7, out);
+                    }
+                }
+            }
+        });
     }
+}
+
+thread_local! {
+    /// The vocabulary tokens [`NameIndex::relatives`] has listed for the current token; kept
+    /// between calls so that its table is allocated once per thread.
+    static SEEN: std::cell::RefCell<FxHashSet<u32>> = std::cell::RefCell::new(FxHashSet::default());
 }
 
 #[cfg(test)]
