@@ -168,7 +168,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t0 = Instant::now();
         for (i, (_, c)) in queries.iter().enumerate() {
             let plaintext = serde_json::to_vec(&serde_json::json!({"requestId": i, "claims": c.to_sealed_json()}))?;
-            std::hint::black_box(aml_node::seal::seal(&officer.keys.sealing, &format!("req_{i}"), &plaintext)?);
+            std::hint::black_box(aml_node::seal::seal(&officer.keys().sealing, &format!("req_{i}"), &plaintext)?);
         }
         t.add("seal claims to the officer", t0.elapsed(), n);
         let t0 = Instant::now();

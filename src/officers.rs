@@ -15,7 +15,8 @@ use crate::keys::{KeyFileError, OfficerPublicKeys, OfficerSigningKey};
 pub struct Officer {
     pub id: String,
     pub name: String,
-    pub keys: OfficerPublicKeys,
+    /// Private: the DID below is derived from it.
+    keys: OfficerPublicKeys,
     /// Present only when this node signs for the officer.
     pub signing: Option<Arc<OfficerSigningKey>>,
     /// Whether any of the officer's key files is a published demo key.
@@ -70,6 +71,10 @@ impl Officer {
 
     pub fn verifying_key(&self) -> VerifyingKey {
         self.keys.signing
+    }
+
+    pub fn keys(&self) -> &OfficerPublicKeys {
+        &self.keys
     }
 }
 

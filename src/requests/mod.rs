@@ -278,7 +278,7 @@ async fn submit_inner(node: &Node, s: &Submission) -> Result<Outcome> {
             }))
             .map_err(|e| Error::internal("seal_encode", e.to_string()))?,
         );
-        crate::seal::seal(&officer.keys.sealing, &request_id, &plaintext)?
+        crate::seal::seal(&officer.keys().sealing, &request_id, &plaintext)?
     };
     drop(collected);
 

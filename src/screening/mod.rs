@@ -480,6 +480,7 @@ impl Watchlists {
             let Scratch { acc, touched, relatives, kept } = &mut *s;
             if acc.len() < ix.names.len() {
                 acc.resize(ix.names.len(), (0.0, 0));
+                kept.resize(ix.names.len().div_ceil(64), 0);
             }
             // Each query token's relatives (strongest first), how many of them retrieve, and
             // their postings. Rarest token first: a very common token (a frequent given name)
@@ -579,10 +580,6 @@ impl Watchlists {
                         bump(n, weight, acc, touched);
                     }
                 }
-            }
-            let words = ix.names.len().div_ceil(64);
-            if kept.len() < words {
-                kept.resize(words, 0);
             }
             credit_found(ix, acc, kept, touched.iter().copied(), &held);
             // Keep names with enough support, best first.
