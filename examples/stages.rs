@@ -185,7 +185,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             b.put("bench_cases", &format!("c{i}"), &c.holder)?;
             node.store.commit(&b)?;
         }
-        t.add("commit batch (sled transaction)", t0.elapsed(), n);
+        t.add("commit batch (journal + sled inserts)", t0.elapsed(), n);
         let t0 = Instant::now();
         for _ in 0..n.min(100) {
             node.store.put("bench_flush", "k", &1u32)?;
