@@ -208,6 +208,26 @@ pub(crate) fn did_of_url(url: &str) -> &str {
     url.split_once('#').map_or(url, |(d, _)| d)
 }
 
+/// An Ed25519 key under a verification method, as ssi's JWS signer: ssi builds the JWS
+/// (header, encoding) and ed25519-dalek signs with the key held in memory. Signing through
+/// an ssi JWK instead converts it back to a dalek key, deriving the public key again, on
+/// every signature. Ed25519 is deterministic, so both give the same bytes (tested).
+#[derive(Clone, Copy)]
+pub(crate) struct Ed25519Signer<'a> {
+    pub key: &'a SigningKey,
+    pub vm: &'a str,
+}
+
+impl ssi::claims::jws::JwsSigner for Ed25519Signer<'_> {
+    async fn fetch_info(&self) -> Result<ssi::claims::jws::JwsSignerInfo, ssi::claims::SignatureError> {
+        Ok(ssi::claims::jws::JwsSignerInfo::new(Some(self.vm.to_owned()), ssi::jwk::Algorithm::EdDSA))
+    }
+
+    async fn sign_bytes(&self, signing_bytes: &[u8]) -> Result<Vec<u8>, ssi::claims::SignatureError> {
+        Ok(self.key.sign(signing_bytes).to_bytes().to_vec())
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Ed25519 key roles
 // ---------------------------------------------------------------------------------------------
@@ -219,6 +239,8 @@ macro_rules! ed25519_role {
         /// The seed is zeroized on drop (ed25519-dalek `zeroize`); `Debug` prints only the DID.
         pub struct $name {
             key: SigningKey,
+            /// `did:key:z6Mk…#z6Mk…`, derived once (every signature names it).
+            vm: String,
             warning: Option<String>,
         }
 
@@ -226,14 +248,18 @@ macro_rules! ed25519_role {
             /// Key-file `kind` of this role.
             pub const KIND: &'static str = $kind;
 
+            fn new(key: SigningKey, warning: Option<String>) -> Self {
+                Self { vm: did_key_vm(&key.verifying_key()), key, warning }
+            }
+
             /// A fresh key from the OS RNG.
             pub fn generate() -> Self {
-                Self { key: SigningKey::generate(&mut OsRng), warning: None }
+                Self::new(SigningKey::generate(&mut OsRng), None)
             }
 
             /// A key from its 32-byte seed.
             pub fn from_seed(seed: &[u8; 32]) -> Self {
-                Self { key: SigningKey::from_bytes(seed), warning: None }
+                Self::new(SigningKey::from_bytes(seed), None)
             }
 
             /// The Ed25519 public key.
@@ -243,12 +269,18 @@ macro_rules! ed25519_role {
 
             /// `did:key:z6Mk…`.
             pub fn did(&self) -> String {
-                did_key(&self.key.verifying_key())
+                did_of_url(&self.vm).to_owned()
             }
 
             /// `did:key:z6Mk…#z6Mk…`, the verification method / JWS `kid`.
             pub fn verification_method(&self) -> String {
-                did_key_vm(&self.key.verifying_key())
+                self.vm.clone()
+            }
+
+            /// The key as ssi's signer, under its did:key verification method.
+            #[allow(dead_code)]
+            pub(crate) fn credential_signer(&self) -> Ed25519Signer<'_> {
+                Ed25519Signer { key: &self.key, vm: &self.vm }
             }
 
             /// Signs raw bytes (Ed25519, RFC 8032).
@@ -265,7 +297,7 @@ macro_rules! ed25519_role {
             pub fn load(path: &Path) -> Result<Self, KeyFileError> {
                 let file = read_key_file(path, Self::KIND)?;
                 let (key, warning) = file.ed25519_secret()?;
-                Ok(Self { key, warning })
+                Ok(Self::new(key, warning))
             }
 
             /// Writes a private key file (mode 0600 on unix; fails if the file exists).
@@ -328,7 +360,7 @@ impl HolderKey {
 /// Solana mainnet CAIP-2 chain reference (first 32 characters of the genesis hash).
 pub const SOLANA_MAINNET: &str = "5eykt4UsFv8P8NJdTREpY1vzqKqZKvdp";
 
-fn ed25519_ssi_jwk(key: &SigningKey) -> ssi::JWK {
+pub(crate) fn ed25519_ssi_jwk(key: &SigningKey) -> ssi::JWK {
     use ssi::jwk::{Base64urlUInt, OctetParams, Params};
     let vk = key.verifying_key();
     let mut jwk = ssi::JWK::from(Params::OKP(OctetParams {

@@ -136,13 +136,15 @@ pub async fn issue_kyc_credential_at(
     let Value::Object(cred) = cred else {
         return Err(ClaimError::KycIssueFailed("not an object".into()));
     };
-    secure_credential(issuer.to_ssi_jwk(), cred, format).await.map_err(|e| ClaimError::KycIssueFailed(e.to_string()))
+    secure_credential(issuer.credential_signer(), cred, format)
+        .await
+        .map_err(|e| ClaimError::KycIssueFailed(e.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::HolderKey;
+    use crate::keys::{Ed25519Signer, HolderKey};
 
     pub(crate) fn demo_claims() -> Map<String, Value> {
         let Value::Object(m) = json!({
@@ -267,7 +269,8 @@ mod tests {
         jwk.key_id = None;
         let public = jwk.to_public();
         let did = ssi::dids::DIDJWK::generate(&public);
-        jwk.key_id = Some(format!("{did}#0"));
+        let vm = format!("{did}#0");
+        let signer = Ed25519Signer { vm: &vm, ..kyc.credential_signer() };
         let cred = json!({
             "@context": [CREDENTIALS_V2_CONTEXT, {"@vocab": UNDEFINED_TERMS_VOCAB}],
             "type": ["VerifiableCredential", "KycCredential"],
@@ -276,7 +279,7 @@ mod tests {
             "credentialSubject": {"id": holder.did(), "givenName": "Ada"},
         });
         let Value::Object(cred) = cred else { unreachable!() };
-        let c = secure_credential(jwk.clone(), cred.clone(), CredentialFormat::Jose).await.unwrap();
+        let c = secure_credential(signer, cred.clone(), CredentialFormat::Jose).await.unwrap();
         let v = verify_kyc_credential(&c, &holder.did(), now).await.unwrap();
         assert!(v.issuer.starts_with("did:jwk:"));
         assert_eq!(v.claims["givenName"], "Ada");

@@ -249,7 +249,7 @@ mod tests {
     use super::*;
     use crate::credentials::vc::{
         AmlCredentialRequest, CredentialFormat, ListVersion, SecuredCredential, StatusEntry, aml_credential_json,
-        ed25519_secret, offline_params, secure_credential, sign_data_integrity_with_ssi, verify_credential,
+        offline_params, secure_credential, sign_data_integrity_with_ssi, verify_credential,
     };
     use crate::keys::{HolderKey, IssuerKey, OfficerSigningKey};
 
@@ -390,14 +390,16 @@ mod tests {
         let holder = HolderKey::generate();
         for doc in documents(&issuer.did(), &holder.did()) {
             let jwk = issuer.to_ssi_jwk();
-            let vm = jwk.key_id.clone().unwrap();
+            let vm = issuer.verification_method();
             let typed: JsonCredential = serde_json::from_value(Value::Object(doc.clone())).unwrap();
             let by_ssi = sign_data_integrity_with_ssi(jwk.clone(), typed, vm.clone()).await.unwrap();
             assert!(verify(&by_ssi).await, "ssi's proof must verify on the fast path");
             assert!(!verify(&tamper(&by_ssi)).await);
 
             let SecuredCredential::DataIntegrity(fast) =
-                secure_credential(jwk.clone(), doc.clone(), CredentialFormat::DataIntegrity).await.unwrap()
+                secure_credential(issuer.credential_signer(), doc.clone(), CredentialFormat::DataIntegrity)
+                    .await
+                    .unwrap()
             else {
                 panic!("not Data Integrity")
             };
@@ -415,8 +417,6 @@ mod tests {
                 p.remove("proofValue");
             }
             assert_eq!(a, b);
-            let key = ed25519_secret(&jwk).unwrap();
-            assert_eq!(key.verifying_key(), issuer.verifying_key());
         }
     }
 
@@ -426,7 +426,7 @@ mod tests {
         let holder = HolderKey::generate();
         let now = Utc::now();
         for doc in documents(&issuer.did(), &holder.did()) {
-            let c = secure_credential(issuer.to_ssi_jwk(), doc, CredentialFormat::DataIntegrity).await.unwrap();
+            let c = secure_credential(issuer.credential_signer(), doc, CredentialFormat::DataIntegrity).await.unwrap();
             let SecuredCredential::DataIntegrity(m) = &c else { panic!() };
             let v = verify_credential(&c, now).await.unwrap();
             assert_eq!(v.issuer, issuer.did());
@@ -441,7 +441,7 @@ mod tests {
         let issuer = IssuerKey::generate();
         let holder = HolderKey::generate();
         let doc = documents(&issuer.did(), &holder.did()).swap_remove(1);
-        let c = secure_credential(issuer.to_ssi_jwk(), doc, CredentialFormat::DataIntegrity).await.unwrap();
+        let c = secure_credential(issuer.credential_signer(), doc, CredentialFormat::DataIntegrity).await.unwrap();
         let early = chrono::DateTime::parse_from_rfc3339("2024-12-31T23:59:59Z").unwrap().with_timezone(&Utc);
         assert_eq!(verify_credential(&c, early).await.unwrap_err().code(), "credential_not_yet_valid");
         let late = chrono::DateTime::parse_from_rfc3339("2035-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
@@ -467,7 +467,7 @@ mod tests {
         // A proof with fields the fast path does not handle is not shown valid there.
         let doc = documents(&issuer.did(), &holder.did()).swap_remove(1);
         let SecuredCredential::DataIntegrity(mut signed) =
-            secure_credential(issuer.to_ssi_jwk(), doc, CredentialFormat::DataIntegrity).await.unwrap()
+            secure_credential(issuer.credential_signer(), doc, CredentialFormat::DataIntegrity).await.unwrap()
         else {
             panic!()
         };
@@ -476,9 +476,13 @@ mod tests {
         assert!(!verify(&signed).await);
         // A key that is not the verification method's is refused for signing.
         let other = OfficerSigningKey::generate();
-        let key = ed25519_secret(&other.to_ssi_jwk()).unwrap();
         let d = documents(&issuer.did(), &holder.did()).swap_remove(1);
-        assert!(sign(&d, &key, &issuer.verification_method(), "2025-01-01T00:00:00Z").await.unwrap().is_none());
+        assert!(
+            sign(&d, other.credential_signer().key, &issuer.verification_method(), "2025-01-01T00:00:00Z")
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[tokio::test]

@@ -259,7 +259,7 @@ pub async fn issue_status_list_credential(
     let Value::Object(cred) = cred else {
         return Err(StatusListError::Malformed("not an object".into()));
     };
-    match secure_credential(officer.to_ssi_jwk(), cred, CredentialFormat::DataIntegrity)
+    match secure_credential(officer.credential_signer(), cred, CredentialFormat::DataIntegrity)
         .await
         .map_err(StatusListError::Issue)?
     {

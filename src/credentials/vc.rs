@@ -59,7 +59,7 @@ use ssi::dids::{DIDJWK, DIDKey, DIDResolver};
 use ssi::verification_methods::{AnyMethod, Multikey, SingleSecretSigner};
 
 use super::{CREDENTIALS_V2_CONTEXT, rfc3339, urn_uuid, whole_seconds};
-use crate::keys::{OfficerSigningKey, did_of_url};
+use crate::keys::{Ed25519Signer, OfficerSigningKey, did_of_url, ed25519_ssi_jwk};
 
 /// `validFrom` is set this many seconds before the issuing time.
 pub const CLOCK_SKEW_SECS: i64 = 60;
@@ -205,34 +205,30 @@ impl JwsPayload for VcJwt<'_> {
     }
 }
 
-/// Secures an unsigned credential with an Ed25519 did:key (the JWK's `kid` is the VM URL).
+/// Secures an unsigned credential with an Ed25519 key under its verification method.
 pub(crate) async fn secure_credential(
-    jwk: ssi::JWK,
+    signer: Ed25519Signer<'_>,
     credential: Map<String, Value>,
     format: CredentialFormat,
 ) -> Result<SecuredCredential, CredentialError> {
-    let vm = jwk.key_id.clone().ok_or_else(|| CredentialError::Signing("signing key has no kid".into()))?;
+    // Validate the VCDM shape with ssi before signing.
+    let cred = JsonCredential::deserialize(&credential).map_err(|e| CredentialError::InvalidInput(e.to_string()))?;
     match format {
         CredentialFormat::Jose => {
-            // Validate the VCDM shape with ssi before signing.
-            let _: JsonCredential = serde_json::from_value(Value::Object(credential.clone()))
-                .map_err(|e| CredentialError::InvalidInput(e.to_string()))?;
-            let jws = VcJwt(&credential).sign(&jwk).await.map_err(|e| CredentialError::Signing(e.to_string()))?;
+            let jws = VcJwt(&credential).sign(signer).await.map_err(|e| CredentialError::Signing(e.to_string()))?;
             Ok(SecuredCredential::Jose(jws.into_string()))
         }
         CredentialFormat::DataIntegrity => {
-            let cred: JsonCredential = serde_json::from_value(Value::Object(credential.clone()))
-                .map_err(|e| CredentialError::InvalidInput(e.to_string()))?;
             // The fast path (same proof as ssi's; see `fast_di`), else ssi.
-            if let Some(key) = ed25519_secret(&jwk) {
-                let created = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-                if let Ok(Some(proof)) = super::fast_di::sign(&credential, &key, &vm, &created).await {
-                    let mut signed = credential;
-                    signed.insert("proof".into(), Value::Object(proof));
-                    return Ok(SecuredCredential::DataIntegrity(signed));
-                }
+            let created = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            if let Ok(Some(proof)) = super::fast_di::sign(&credential, signer.key, signer.vm, &created).await {
+                let mut signed = credential;
+                signed.insert("proof".into(), Value::Object(proof));
+                return Ok(SecuredCredential::DataIntegrity(signed));
             }
-            sign_data_integrity_with_ssi(jwk, cred, vm).await.map(SecuredCredential::DataIntegrity)
+            sign_data_integrity_with_ssi(ed25519_ssi_jwk(signer.key), cred, signer.vm.to_owned())
+                .await
+                .map(SecuredCredential::DataIntegrity)
         }
     }
 }
@@ -253,18 +249,6 @@ pub(crate) async fn sign_data_integrity_with_ssi(
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(CredentialError::Signing("not a JSON object".into())),
         Err(e) => Err(CredentialError::Signing(e.to_string())),
-    }
-}
-
-/// The Ed25519 secret of an OKP JWK, if it is one.
-pub(crate) fn ed25519_secret(jwk: &ssi::JWK) -> Option<ed25519_dalek::SigningKey> {
-    match &jwk.params {
-        ssi::jwk::Params::OKP(p) if p.curve == "Ed25519" => {
-            let seed: &[u8; 32] = p.private_key.as_ref()?.0.as_slice().try_into().ok()?;
-            let key = ed25519_dalek::SigningKey::from_bytes(seed);
-            (key.verifying_key().as_bytes().as_slice() == p.public_key.0.as_slice()).then_some(key)
-        }
-        _ => None,
     }
 }
 
@@ -445,7 +429,7 @@ pub async fn issue_aml_credential(
     format: CredentialFormat,
 ) -> Result<IssuedAmlCredential, CredentialError> {
     let u = aml_credential_json(&officer.did(), req)?;
-    let credential = secure_credential(officer.to_ssi_jwk(), u.credential, format).await?;
+    let credential = secure_credential(officer.credential_signer(), u.credential, format).await?;
     Ok(IssuedAmlCredential { id: u.id, credential, valid_from: u.valid_from, valid_until: u.valid_until })
 }
 
@@ -838,6 +822,17 @@ mod tests {
         }
     }
 
+    /// ed25519-dalek signing under ssi's JWS builder gives exactly the JWS that ssi gives
+    /// when it signs with the same key as a JWK.
+    #[tokio::test]
+    async fn jose_signatures_match_ssi_signing_with_the_jwk() {
+        let officer = OfficerSigningKey::generate();
+        let cred = aml_credential_json(&officer.did(), &request(Utc::now())).unwrap().credential;
+        let ours = VcJwt(&cred).sign(officer.credential_signer()).await.unwrap();
+        let by_jwk = VcJwt(&cred).sign(&officer.to_ssi_jwk()).await.unwrap();
+        assert_eq!(ours.into_string(), by_jwk.into_string());
+    }
+
     #[tokio::test]
     async fn issuer_must_own_the_key() {
         let officer = OfficerSigningKey::generate();
@@ -846,7 +841,7 @@ mod tests {
         // Claim another issuer but sign with our key: both forms must refuse.
         let cred = aml_credential_json(&other.did(), &request(now)).unwrap().credential;
         for format in [CredentialFormat::DataIntegrity, CredentialFormat::Jose] {
-            let sc = secure_credential(officer.to_ssi_jwk(), cred.clone(), format).await.unwrap();
+            let sc = secure_credential(officer.credential_signer(), cred.clone(), format).await.unwrap();
             let e = verify_credential(&sc, now).await.unwrap_err();
             assert_eq!(e.code(), "credential_signature_invalid", "{format:?}");
         }
