@@ -188,6 +188,10 @@ pub struct Config {
     /// How often every list is refreshed from its source (and monitored subjects re-screened
     /// against what changed). 0 turns the schedule off; on-demand refreshes still work.
     pub refresh_interval_hours: u64,
+    /// Under load, durable flushes start at most once per this many microseconds, so the
+    /// requests committed meanwhile share one write and sync (0: flush at once). A request
+    /// after a quiet spell never waits.
+    pub group_commit_window_us: u64,
 }
 
 impl Default for Config {
@@ -218,6 +222,7 @@ impl Default for Config {
             webhook_timeout_ms: 5000,
             outbox_poll_ms: 500,
             refresh_interval_hours: 12,
+            group_commit_window_us: 5000,
         }
     }
 }
@@ -326,6 +331,12 @@ impl Config {
                 message: format!("`{v}` is not a number"),
             })?;
         }
+        if let Some(v) = get("AML_NODE_GROUP_COMMIT_WINDOW_US") {
+            self.group_commit_window_us = v.parse().map_err(|_| ConfigError::Env {
+                var: "AML_NODE_GROUP_COMMIT_WINDOW_US",
+                message: format!("`{v}` is not a number"),
+            })?;
+        }
         Ok(())
     }
 
@@ -377,6 +388,9 @@ impl Config {
         }
         if !(10..=3600).contains(&self.challenge_ttl_secs) {
             return Err(ConfigError::Invalid("challenge_ttl_secs must be between 10 and 3600".into()));
+        }
+        if self.group_commit_window_us > 100_000 {
+            return Err(ConfigError::Invalid("group_commit_window_us must be at most 100000 (0.1 s)".into()));
         }
         Ok(())
     }

@@ -164,7 +164,15 @@ impl Batch {
 /// write + sync instead of queueing one each. A caller returns only after a flush that
 /// *started after it asked* has completed, so every write it made before asking is durable
 /// ("flushed before the answer" holds for each caller).
+///
+/// Under load, flushes also start at most once per `window`: when the previous flush served
+/// more than one caller (there is concurrency) and started less than a window ago, the next
+/// one waits out the rest of the window, gathering the requests that commit meanwhile.
+/// Without it, CPU-bound requests reach the flush one at a time and each pays for its own
+/// write and sync (measured: a flush per 1.7 issuances; 11-20 % less CPU per issuance with
+/// a 3-5 ms window). A lone caller, or one client's requests in sequence, never waits.
 struct GroupFlush {
+    window: std::time::Duration,
     state: std::sync::Mutex<FlushState>,
     /// Wakes blocked callers after every flush.
     done: std::sync::Condvar,
@@ -172,9 +180,14 @@ struct GroupFlush {
     flushed: tokio::sync::watch::Sender<u64>,
 }
 
-impl Default for GroupFlush {
-    fn default() -> Self {
-        GroupFlush { state: Default::default(), done: Default::default(), flushed: tokio::sync::watch::channel(0).0 }
+impl GroupFlush {
+    fn new(window: std::time::Duration) -> Self {
+        GroupFlush {
+            window,
+            state: Default::default(),
+            done: Default::default(),
+            flushed: tokio::sync::watch::channel(0).0,
+        }
     }
 }
 
@@ -190,6 +203,9 @@ struct FlushState {
     failed: Option<(u64, String)>,
     /// Flushes actually run (for tests and metrics).
     flushes: u64,
+    /// When the last flush started, and whether it served more than one caller.
+    last_started: Option<std::time::Instant>,
+    last_shared: bool,
 }
 
 /// What a caller holding `ticket` does next.
@@ -229,12 +245,26 @@ impl GroupFlush {
         Step::Lead(st.requested)
     }
 
-    /// Runs the flush a caller took the lead of, records it and wakes every waiter.
-    fn lead(&self, backend: &dyn Backend, covers: u64) {
+    /// Runs the flush a caller took the lead of (after the rest of the window, when the
+    /// previous flush started less than a window ago), records it and wakes every waiter.
+    fn lead(&self, backend: &dyn Backend, mut covers: u64) {
+        let since_last =
+            self.state.lock().ok().filter(|st| st.last_shared).and_then(|st| st.last_started).map(|t| t.elapsed());
+        if let Some(rest) = since_last.and_then(|d| self.window.checked_sub(d)) {
+            std::thread::sleep(rest);
+        }
+        let mut served = 1;
+        if let Ok(mut st) = self.state.lock() {
+            // Everyone who asked meanwhile made their writes before this point.
+            covers = st.requested;
+            served = covers - st.completed;
+            st.last_started = Some(std::time::Instant::now());
+        }
         let result = backend.flush();
         let flushes = {
             let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
             st.running = false;
+            st.last_shared = served > 1;
             st.flushes += 1;
             match &result {
                 Ok(()) => st.completed = st.completed.max(covers),
@@ -302,8 +332,10 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    pub fn new(backend: Arc<dyn Backend>) -> Store {
-        Store { backend, flusher: Arc::new(GroupFlush::default()) }
+    /// A store whose flushes start at most once per `group_commit_window` under load (see
+    /// [`GroupFlush`]; zero: no window).
+    pub fn new(backend: Arc<dyn Backend>, group_commit_window: std::time::Duration) -> Store {
+        Store { backend, flusher: Arc::new(GroupFlush::new(group_commit_window)) }
     }
 
     /// How many backend flushes ran so far (group commit makes this less than the calls).
@@ -312,8 +344,8 @@ impl Store {
     }
 
     /// Opens (or creates) the embedded sled database in `dir`.
-    pub fn open_sled(dir: &std::path::Path) -> StoreResult<Store> {
-        Ok(Store::new(Arc::new(SledBackend::open(dir)?)))
+    pub fn open_sled(dir: &std::path::Path, group_commit_window: std::time::Duration) -> StoreResult<Store> {
+        Ok(Store::new(Arc::new(SledBackend::open(dir)?), group_commit_window))
     }
 
     pub fn backend(&self) -> &dyn Backend {
@@ -433,7 +465,7 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open_sled(dir.path()).unwrap();
+        let s = Store::open_sled(dir.path(), std::time::Duration::ZERO).unwrap();
         (dir, s)
     }
 
@@ -525,7 +557,7 @@ mod tests {
             flushes: Default::default(),
             fail: Default::default(),
         });
-        (backend.clone(), Store::new(backend))
+        (backend.clone(), Store::new(backend, std::time::Duration::ZERO))
     }
 
     impl Backend for SlowFlush {
@@ -570,6 +602,39 @@ mod tests {
             }
             self.inner.flush()
         }
+    }
+
+    /// Once flushes are shared (concurrent callers), a flush asked for within the window
+    /// after the previous one started waits out the window, and the callers who arrive
+    /// meanwhile share it; callers one at a time never wait.
+    #[test]
+    fn flushes_under_load_start_at_most_once_per_window() {
+        let window = std::time::Duration::from_millis(300);
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::new(Arc::new(SledBackend::open(dir.path()).unwrap()), window);
+        let sequential = std::time::Instant::now();
+        for i in 0..3 {
+            s.put("t", &format!("s{i}"), &i).unwrap();
+            s.flush().unwrap();
+        }
+        assert!(sequential.elapsed() < window, "sequential flushes waited {:?}", sequential.elapsed());
+        // Two callers in one flush: from now on the window applies.
+        s.flusher.state.lock().unwrap().last_shared = true;
+        let quiet = std::time::Instant::now();
+        s.flusher.state.lock().unwrap().last_started = Some(quiet);
+        std::thread::scope(|sc| {
+            for i in 0..8 {
+                let s = s.clone();
+                sc.spawn(move || {
+                    s.put("t", &format!("k{i}"), &i).unwrap();
+                    s.flush().unwrap();
+                });
+            }
+        });
+        // The next flush could not start before a window had passed since `quiet`, and it
+        // covered all eight callers (a straggler may need one more).
+        assert!(quiet.elapsed() >= window, "the next flush did not wait out the window");
+        assert!(s.flushes_run() <= 5, "3 + 8 callers in one window ran {} flushes", s.flushes_run());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -630,11 +695,11 @@ mod tests {
     fn data_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let s = Store::open_sled(dir.path()).unwrap();
+            let s = Store::open_sled(dir.path(), std::time::Duration::ZERO).unwrap();
             s.put("t", "k", &"v").unwrap();
             s.flush().unwrap();
         }
-        let s = Store::open_sled(dir.path()).unwrap();
+        let s = Store::open_sled(dir.path(), std::time::Duration::ZERO).unwrap();
         assert_eq!(s.get::<String>("t", "k").unwrap().as_deref(), Some("v"));
     }
 }
