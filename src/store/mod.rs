@@ -257,7 +257,7 @@ impl GroupFlush {
         if let Ok(mut st) = self.state.lock() {
             // Everyone who asked meanwhile made their writes before this point.
             covers = st.requested;
-            served = covers - st.completed;
+            served = covers.saturating_sub(st.completed);
             st.last_started = Some(std::time::Instant::now());
         }
         let result = backend.flush();
