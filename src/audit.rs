@@ -241,7 +241,7 @@ mod tests {
 
     fn log() -> (tempfile::TempDir, Store, Audit) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_sled(dir.path(), std::time::Duration::ZERO).unwrap();
+        let store = Store::open_sled(dir.path()).unwrap();
         let audit = Audit::open(store.clone()).unwrap();
         (dir, store, audit)
     }

@@ -253,7 +253,7 @@ mod tests {
 
     fn setup() -> (tempfile::TempDir, Authenticator, OfficerSigningKey, Arc<OffsetClock>) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_sled(dir.path(), std::time::Duration::ZERO).unwrap();
+        let store = Store::open_sled(dir.path()).unwrap();
         let key = OfficerSigningKey::generate();
         let mut officers = Officers::default();
         officers

@@ -458,7 +458,7 @@ fn audit_verify(data_dir: &Path) -> CliResult {
     if !data_dir.join("db").exists() {
         return Err(format!("{}: no node database here", data_dir.display()).into());
     }
-    let store = aml_node::store::Store::open_sled(data_dir, std::time::Duration::ZERO)?;
+    let store = aml_node::store::Store::open_sled(data_dir)?;
     match aml_node::audit::verify(&store) {
         Ok(report) => {
             println!(

@@ -194,8 +194,9 @@ impl Node {
         let domain = url_domain(&public_url).ok_or_else(|| StartError::PublicUrl(public_url.clone()))?;
         let officers = Arc::new(Officers::load(&config.officers)?);
         let dir = config.data_dir.display().to_string();
-        let store = Store::open_sled(&config.data_dir, std::time::Duration::from_micros(config.group_commit_window_us))
-            .map_err(|source| StartError::Store { dir: dir.clone(), source })?;
+        let store = Store::open_sled(&config.data_dir)
+            .map_err(|source| StartError::Store { dir: dir.clone(), source })?
+            .with_group_commit_window(std::time::Duration::from_micros(config.group_commit_window_us));
         let secrets =
             NodeSecrets::load_or_create(&config.data_dir).map_err(|source| StartError::Secret { dir, source })?;
         let auth = Authenticator::new(&public_url, officers.clone(), store.clone(), clock.clone());

@@ -114,7 +114,7 @@ async fn acknowledged_requests_survive_a_killed_server() {
     assert_eq!(report["valid"], true);
     assert_eq!(report["entries"].as_u64().unwrap() as usize, acknowledged.len() * 2, "a check and an issuance each");
     {
-        let store = aml_node::store::Store::open_sled(&data, std::time::Duration::ZERO).unwrap();
+        let store = aml_node::store::Store::open_sled(&data).unwrap();
         let key = format!("{:020}", 3);
         let mut e: serde_json::Value = store.get(aml_node::audit::AUDIT_TREE, &key).unwrap().unwrap();
         e["actor"] = serde_json::json!("someone-else");

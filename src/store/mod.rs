@@ -212,8 +212,8 @@ struct FlushState {
 enum Step {
     Done(StoreResult<()>),
     Wait,
-    /// Run a flush covering every ticket up to this one.
-    Lead(u64),
+    /// Run a flush covering every ticket handed out when it starts.
+    Lead,
 }
 
 impl GroupFlush {
@@ -239,30 +239,32 @@ impl GroupFlush {
         if st.running {
             return Step::Wait;
         }
-        // Lead a flush covering every ticket handed out so far: their writes were all made
-        // before this point.
         st.running = true;
-        Step::Lead(st.requested)
+        Step::Lead
     }
 
     /// Runs the flush a caller took the lead of (after the rest of the window, when the
-    /// previous flush started less than a window ago), records it and wakes every waiter.
-    fn lead(&self, backend: &dyn Backend, mut covers: u64) {
-        let since_last =
-            self.state.lock().ok().filter(|st| st.last_shared).and_then(|st| st.last_started).map(|t| t.elapsed());
+    /// previous flush was shared and started less than a window ago), records it and wakes
+    /// every waiter.
+    fn lead(&self, backend: &dyn Backend) {
+        let state = || self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let since_last = {
+            let st = state();
+            st.last_started.filter(|_| st.last_shared).map(|t| t.elapsed())
+        };
         if let Some(rest) = since_last.and_then(|d| self.window.checked_sub(d)) {
             std::thread::sleep(rest);
         }
-        let mut served = 1;
-        if let Ok(mut st) = self.state.lock() {
-            // Everyone who asked meanwhile made their writes before this point.
-            covers = st.requested;
-            served = covers.saturating_sub(st.completed);
+        // The flush covers every ticket handed out so far: their writes were all made before
+        // this point.
+        let (covers, served) = {
+            let mut st = state();
             st.last_started = Some(std::time::Instant::now());
-        }
+            (st.requested, st.requested.saturating_sub(st.completed))
+        };
         let result = backend.flush();
         let flushes = {
-            let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let mut st = state();
             st.running = false;
             st.last_shared = served > 1;
             st.flushes += 1;
@@ -283,9 +285,9 @@ impl GroupFlush {
             match Self::step(&mut st, ticket) {
                 Step::Done(r) => return r,
                 Step::Wait => st = self.done.wait(st).map_err(|_| Self::poisoned())?,
-                Step::Lead(covers) => {
+                Step::Lead => {
                     drop(st);
-                    self.lead(backend, covers);
+                    self.lead(backend);
                     st = self.state.lock().map_err(|_| Self::poisoned())?;
                 }
             }
@@ -306,9 +308,9 @@ impl GroupFlush {
             match step {
                 Step::Done(r) => return r,
                 Step::Wait => {}
-                Step::Lead(covers) => {
+                Step::Lead => {
                     let (this, backend) = (self.clone(), backend.clone());
-                    tokio::task::spawn_blocking(move || this.lead(&*backend, covers));
+                    tokio::task::spawn_blocking(move || this.lead(&*backend));
                 }
             }
             // The receiver was subscribed before the ticket was taken: no flush that could
@@ -332,10 +334,14 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// A store whose flushes start at most once per `group_commit_window` under load (see
-    /// [`GroupFlush`]; zero: no window).
-    pub fn new(backend: Arc<dyn Backend>, group_commit_window: std::time::Duration) -> Store {
-        Store { backend, flusher: Arc::new(GroupFlush::new(group_commit_window)) }
+    pub fn new(backend: Arc<dyn Backend>) -> Store {
+        Store { backend, flusher: Arc::new(GroupFlush::new(std::time::Duration::ZERO)) }
+    }
+
+    /// Under load, flushes start at most once per `window` (see [`GroupFlush`]; zero, the
+    /// default: no window). Set before the store is shared.
+    pub fn with_group_commit_window(self, window: std::time::Duration) -> Store {
+        Store { flusher: Arc::new(GroupFlush::new(window)), ..self }
     }
 
     /// How many backend flushes ran so far (group commit makes this less than the calls).
@@ -344,8 +350,8 @@ impl Store {
     }
 
     /// Opens (or creates) the embedded sled database in `dir`.
-    pub fn open_sled(dir: &std::path::Path, group_commit_window: std::time::Duration) -> StoreResult<Store> {
-        Ok(Store::new(Arc::new(SledBackend::open(dir)?), group_commit_window))
+    pub fn open_sled(dir: &std::path::Path) -> StoreResult<Store> {
+        Ok(Store::new(Arc::new(SledBackend::open(dir)?)))
     }
 
     pub fn backend(&self) -> &dyn Backend {
@@ -465,7 +471,7 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open_sled(dir.path(), std::time::Duration::ZERO).unwrap();
+        let s = Store::open_sled(dir.path()).unwrap();
         (dir, s)
     }
 
@@ -557,7 +563,7 @@ mod tests {
             flushes: Default::default(),
             fail: Default::default(),
         });
-        (backend.clone(), Store::new(backend, std::time::Duration::ZERO))
+        (backend.clone(), Store::new(backend))
     }
 
     impl Backend for SlowFlush {
@@ -611,7 +617,7 @@ mod tests {
     fn flushes_under_load_start_at_most_once_per_window() {
         let window = std::time::Duration::from_millis(300);
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::new(Arc::new(SledBackend::open(dir.path()).unwrap()), window);
+        let s = Store::open_sled(dir.path()).unwrap().with_group_commit_window(window);
         let sequential = std::time::Instant::now();
         for i in 0..3 {
             s.put("t", &format!("s{i}"), &i).unwrap();
@@ -695,11 +701,11 @@ mod tests {
     fn data_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let s = Store::open_sled(dir.path(), std::time::Duration::ZERO).unwrap();
+            let s = Store::open_sled(dir.path()).unwrap();
             s.put("t", "k", &"v").unwrap();
             s.flush().unwrap();
         }
-        let s = Store::open_sled(dir.path(), std::time::Duration::ZERO).unwrap();
+        let s = Store::open_sled(dir.path()).unwrap();
         assert_eq!(s.get::<String>("t", "k").unwrap().as_deref(), Some("v"));
     }
 }

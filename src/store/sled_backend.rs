@@ -168,13 +168,11 @@ impl Backend for SledBackend {
             }
         }
         let writes: Vec<&BatchOp> = batch.iter().filter(|op| !matches!(op, BatchOp::Expect { .. })).collect();
-        if let [op] = writes.as_slice() {
+        match writes.as_slice() {
+            [] => return Ok(true),
             // One write is atomic by itself.
-            self.apply(op)?;
-            return Ok(true);
-        }
-        if writes.is_empty() {
-            return Ok(true);
+            [op] => return self.apply(op).map(|()| true),
+            _ => {}
         }
         self.journal.insert(PENDING, encode_writes(&writes)).map_err(err)?;
         let applied = writes.iter().try_for_each(|op| self.apply(op));
@@ -201,7 +199,8 @@ fn encode_writes(writes: &[&BatchOp]) -> Vec<u8> {
         .iter()
         .map(|op| match op {
             BatchOp::Put { tree, key, value } => 13 + tree.len() + key.len() + value.len(),
-            BatchOp::Remove { tree, key } | BatchOp::Expect { tree, key, .. } => 9 + tree.len() + key.len(),
+            BatchOp::Remove { tree, key } => 9 + tree.len() + key.len(),
+            BatchOp::Expect { .. } => 0,
         })
         .sum();
     let mut out = Vec::with_capacity(4 + size);
