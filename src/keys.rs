@@ -60,8 +60,12 @@
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
+use curve25519_dalek::edwards::EdwardsBasepointTable;
+use curve25519_dalek::montgomery::MontgomeryPoint;
+use curve25519_dalek::traits::BasepointTable as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use rand_core::OsRng;
@@ -391,7 +395,7 @@ fn ed25519_encoding_key(key: &SigningKey) -> jsonwebtoken::EncodingKey {
 pub struct SealingSecret {
     secret: x25519_dalek::StaticSecret,
     /// Derived once: every open needs it, and deriving costs a scalar multiplication.
-    public: x25519_dalek::PublicKey,
+    public: SealingPublicKey,
     warning: Option<String>,
 }
 
@@ -410,13 +414,13 @@ impl SealingSecret {
     }
 
     fn with_warning(secret: x25519_dalek::StaticSecret, warning: Option<String>) -> Self {
-        let public = x25519_dalek::PublicKey::from(&secret);
+        let public = SealingPublicKey::from_bytes(x25519_dalek::PublicKey::from(&secret).to_bytes());
         Self { secret, public, warning }
     }
 
     /// The matching public key.
     pub fn public_key(&self) -> SealingPublicKey {
-        SealingPublicKey(self.public)
+        self.public.clone()
     }
 
     pub(crate) fn inner(&self) -> &x25519_dalek::StaticSecret {
@@ -455,29 +459,55 @@ impl fmt::Debug for SealingSecret {
 impl ZeroizeOnDrop for SealingSecret {}
 
 /// The officer's X25519 sealing public key: all the node ever holds.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct SealingPublicKey(x25519_dalek::PublicKey);
+///
+/// Clones share the key's precomputed multiples ([`SealingPublicKey::multiples`]).
+#[derive(Clone)]
+pub struct SealingPublicKey {
+    key: x25519_dalek::PublicKey,
+    multiples: Arc<OnceLock<Option<EdwardsBasepointTable>>>,
+}
 
 impl SealingPublicKey {
     /// From 32 bytes.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(x25519_dalek::PublicKey::from(bytes))
+        Self { key: x25519_dalek::PublicKey::from(bytes), multiples: Arc::default() }
     }
 
     /// The 32 bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
-        self.0.as_bytes()
+        self.key.as_bytes()
     }
 
     /// base64url (no padding).
     pub fn to_base64url(&self) -> String {
-        b64u(self.0.as_bytes())
+        b64u(self.key.as_bytes())
     }
 
-    pub(crate) fn inner(&self) -> &x25519_dalek::PublicKey {
-        &self.0
+    /// A table of multiples of the key (about 30 KB, built on first use), or `None` when the
+    /// key is not a point of the prime-order subgroup.
+    ///
+    /// The node seals every record of an officer to the same key, so the key exchange can be
+    /// a fixed-base multiplication instead of a Montgomery ladder (several times cheaper,
+    /// and as constant-time). The table multiplies by the scalar reduced mod ℓ, which gives
+    /// the X25519 result only on the prime-order subgroup; every key X25519 derives lies
+    /// there, and other keys take the ladder.
+    pub(crate) fn multiples(&self) -> Option<&EdwardsBasepointTable> {
+        self.multiples
+            .get_or_init(|| {
+                let point = MontgomeryPoint(*self.key.as_bytes()).to_edwards(0)?;
+                point.is_torsion_free().then(|| EdwardsBasepointTable::create(&point))
+            })
+            .as_ref()
     }
 }
+
+impl PartialEq for SealingPublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for SealingPublicKey {}
 
 impl fmt::Debug for SealingPublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -707,7 +737,7 @@ impl RawKeyFile {
     fn x25519_secret(&self) -> Result<x25519_dalek::StaticSecret, KeyFileError> {
         let raw = self.bytes32(&self.x25519_secret, "x25519Secret")?;
         let secret = x25519_dalek::StaticSecret::from(*raw);
-        if self.x25519_public_key.is_some() && self.x25519_public()?.0 != x25519_dalek::PublicKey::from(&secret) {
+        if self.x25519_public_key.is_some() && self.x25519_public()?.as_bytes() != x25519_dalek::PublicKey::from(&secret).as_bytes() {
             return Err(self.err(KeyFileProblem::Mismatch("x25519PublicKey")));
         }
         Ok(secret)
