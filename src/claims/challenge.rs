@@ -23,7 +23,7 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use ed25519_dalek::Signature;
+use ed25519_dalek::{Signature, VerifyingKey};
 use rand_core::{OsRng, RngCore};
 
 use super::ClaimError;
@@ -80,6 +80,8 @@ pub struct ChallengeMessage {
     pub nonce: Nonce,
     /// When the message was made (whole seconds).
     pub issued_at: DateTime<Utc>,
+    /// The key `holder_did` names, decoded once (decoding decompresses a curve point).
+    holder_key: VerifyingKey,
 }
 
 fn single_line(field: &str, v: &str, max: usize) -> Result<(), ClaimError> {
@@ -91,7 +93,18 @@ fn single_line(field: &str, v: &str, max: usize) -> Result<(), ClaimError> {
     Ok(())
 }
 
+/// The key a holder DID names.
+fn holder_key(did: &str) -> Result<VerifyingKey, ClaimError> {
+    single_line("holder DID", did, 512)?;
+    Ok(ed25519_from_did(did)?)
+}
+
 impl ChallengeMessage {
+    /// Checks the holder's signature over `text`, this message as it was signed.
+    pub fn verify_signature(&self, text: &str, signature: &str) -> Result<(), ClaimError> {
+        check_signature(&self.holder_key, text, signature)
+    }
+
     /// Builds a message, computing the digest of `presentation_bytes`.
     pub fn new(
         domain: &str,
@@ -108,6 +121,7 @@ impl ChallengeMessage {
             presentation_digest: super::presentation_digest(presentation_bytes),
             nonce: nonce.clone(),
             issued_at: crate::credentials::whole_seconds(issued_at),
+            holder_key: holder_key(holder_did)?,
         };
         m.validate()?;
         Ok(m)
@@ -119,7 +133,6 @@ impl ChallengeMessage {
             return Err(ClaimError::ChallengeMalformed("domain must be a host name".into()));
         }
         single_line("holder DID", &self.holder_did, 512)?;
-        ed25519_from_did(&self.holder_did)?;
         single_line("spec id", &self.spec_id, 128)?;
         if !is_presentation_digest(&self.presentation_digest) {
             return Err(ClaimError::ChallengeMalformed("presentation digest must be sha256:<64 lowercase hex>".into()));
@@ -159,6 +172,7 @@ impl ChallengeMessage {
             presentation_digest: field(pres, "Presentation")?,
             nonce: Nonce::parse(&field(nonce, "Nonce")?)?,
             issued_at,
+            holder_key: holder_key(did)?,
         };
         m.validate()?;
         if m.to_string() != text {
@@ -206,7 +220,10 @@ fn signature_candidates(signature: &str) -> Vec<Signature> {
 
 /// Checks an Ed25519 signature by the holder DID's key over `message` (its UTF-8 bytes).
 pub fn verify_holder_signature(holder_did: &str, message: &str, signature: &str) -> Result<(), ClaimError> {
-    let key = ed25519_from_did(holder_did)?;
+    check_signature(&ed25519_from_did(holder_did)?, message, signature)
+}
+
+fn check_signature(key: &VerifyingKey, message: &str, signature: &str) -> Result<(), ClaimError> {
     let candidates = signature_candidates(signature);
     if candidates.is_empty() {
         return Err(ClaimError::SignatureMalformed(

@@ -48,12 +48,10 @@ pub(crate) fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
 }
 
-/// A random `urn:uuid:` (version 4).
+/// A fresh `urn:uuid:`, version 7 (RFC 9562: time-ordered, 74 random bits).
 pub(crate) fn urn_uuid() -> String {
-    use rand_core::{OsRng, RngCore};
-    let mut b = [0u8; 16];
-    OsRng.fill_bytes(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
+    let mut b = crate::cases::time_ordered_id();
+    b[6] = (b[6] & 0x0f) | 0x70;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
     format!("urn:uuid:{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])

@@ -25,7 +25,7 @@ use crate::audit::AuditEvent;
 use crate::cases::history::{CheckContext, stage_review};
 use crate::cases::{Case, CaseStatus, fingerprint, new_id, prepare_case};
 use crate::claims::{
-    ChallengeMessage, Nonce, Presentation, check_binding, verify_holder_signature, verify_kyc_credential,
+    ChallengeMessage, Nonce, Presentation, check_binding, verify_kyc_credential,
 };
 use crate::credentials::StatusPurpose;
 use crate::error::{Error, Result};
@@ -215,7 +215,7 @@ async fn submit_inner(node: &Node, s: &Submission) -> Result<Outcome> {
     if message.spec_id != spec.id {
         return Err(Error::bad_request("challenge_mismatch", "the message names another spec than the request"));
     }
-    verify_holder_signature(&message.holder_did, &s.message, &s.signature)?;
+    message.verify_signature(&s.message, &s.signature)?;
     let presentation = Presentation::parse(s.presentation.as_bytes())?;
     check_binding(&message, s.presentation.as_bytes(), &presentation)?;
     let seen = check_challenge(node, &message, now)?;
