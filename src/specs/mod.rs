@@ -258,7 +258,7 @@ mod tests {
 
     const ISSUER: &str = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK";
 
-    fn spec() -> Spec {
+    pub(super) fn spec() -> Spec {
         Spec {
             id: "basic-sanctions".into(),
             version: 1,

@@ -2,7 +2,9 @@
 //! spec changes (deactivation). Officers manage only their own specs.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockWriteGuard};
+
+use rustc_hash::FxHashMap;
 
 use super::{Spec, SpecStatus, load_dir};
 use crate::error::{Error, Result};
@@ -15,17 +17,43 @@ fn key(id: &str, version: u32) -> String {
     format!("{id}/{version:010}")
 }
 
+/// The newest version of each spec read so far. Every request reads its spec (twice per
+/// issuance); the cache spares the store scan and the decoding. Entries are filled and
+/// dropped only under the write lock, around the store access, so a reader cannot put back a
+/// version a concurrent write replaced.
+type Latest = Arc<RwLock<FxHashMap<String, Spec>>>;
+
 /// The node's credential specs.
 #[derive(Clone)]
 pub struct SpecRegistry {
     store: Store,
     officers: Arc<Officers>,
     mandatory_claims: Vec<String>,
+    latest: Latest,
+}
+
+fn poisoned<T>(_: T) -> Error {
+    Error::internal("spec_cache_poisoned", "the spec cache lock is poisoned")
 }
 
 impl SpecRegistry {
     pub fn new(store: Store, officers: Arc<Officers>, mandatory_claims: Vec<String>) -> SpecRegistry {
-        SpecRegistry { store, officers, mandatory_claims }
+        SpecRegistry { store, officers, mandatory_claims, latest: Latest::default() }
+    }
+
+    /// Locks the cache for a write to spec `id` and forgets its entry.
+    fn writing(&self, id: &str) -> Result<RwLockWriteGuard<'_, FxHashMap<String, Spec>>> {
+        let mut latest = self.latest.write().map_err(poisoned)?;
+        latest.remove(id);
+        Ok(latest)
+    }
+
+    fn stored_latest(&self, id: &str) -> Result<Option<Spec>> {
+        Ok(self.store.last::<Spec>(SPECS_TREE, &format!("{id}/"))?.map(|(_, s)| s))
+    }
+
+    fn stored_owned(&self, officer: &str, id: &str) -> Result<Spec> {
+        owned_by(self.stored_latest(id)?, officer, id)
     }
 
     /// Stores the specs of a folder that are not stored yet. A file whose version is already
@@ -40,6 +68,7 @@ impl SpecRegistry {
         let mut added = 0;
         for spec in specs {
             self.check_officer(&spec)?;
+            let _writing = self.writing(&spec.id)?;
             let k = key(&spec.id, spec.version);
             match self.store.get::<Spec>(SPECS_TREE, &k)? {
                 None => {
@@ -78,7 +107,16 @@ impl SpecRegistry {
 
     /// The newest version of a spec, whoever owns it.
     pub fn latest(&self, id: &str) -> Result<Option<Spec>> {
-        Ok(self.store.last::<Spec>(SPECS_TREE, &format!("{id}/"))?.map(|(_, s)| s))
+        if let Some(spec) = self.latest.read().map_err(poisoned)?.get(id) {
+            return Ok(Some(spec.clone()));
+        }
+        let mut latest = self.latest.write().map_err(poisoned)?;
+        let found = self.stored_latest(id)?;
+        // Unknown ids are not remembered: anyone can ask for any id.
+        if let Some(spec) = &found {
+            latest.insert(id.to_owned(), spec.clone());
+        }
+        Ok(found)
     }
 
     pub fn version(&self, id: &str, version: u32) -> Result<Option<Spec>> {
@@ -122,10 +160,7 @@ impl SpecRegistry {
 
     /// An officer's spec, hidden (404) from other officers.
     pub fn owned(&self, officer: &str, id: &str) -> Result<Spec> {
-        match self.latest(id)? {
-            Some(s) if s.officer == officer => Ok(s),
-            _ => Err(Error::not_found("spec_not_found", format!("you have no spec `{}`", truncate(id)))),
-        }
+        owned_by(self.latest(id)?, officer, id)
     }
 
     /// Creates version 1 of a new spec owned by `officer`.
@@ -138,7 +173,8 @@ impl SpecRegistry {
         spec.status = SpecStatus::Active;
         spec.normalize_and_validate(&self.mandatory_claims)?;
         self.check_officer(&spec)?;
-        if self.latest(&spec.id)?.is_some() {
+        let _writing = self.writing(&spec.id)?;
+        if self.stored_latest(&spec.id)?.is_some() {
             return Err(Error::conflict("spec_exists", format!("spec `{}` exists; publish a new version", spec.id)));
         }
         if !self.store.insert_new(SPECS_TREE, &key(&spec.id, 1), &spec)? {
@@ -150,7 +186,8 @@ impl SpecRegistry {
     /// Publishes the next version of an officer's spec. The id in the body, if any, must be
     /// the spec's.
     pub fn publish(&self, officer: &str, id: &str, mut spec: Spec) -> Result<Spec> {
-        let current = self.owned(officer, id)?;
+        let _writing = self.writing(id)?;
+        let current = self.stored_owned(officer, id)?;
         if !spec.id.is_empty() && spec.id != id {
             return Err(Error::bad_request("spec_id_mismatch", "the body's id is not the spec's"));
         }
@@ -170,7 +207,8 @@ impl SpecRegistry {
 
     /// Stops new requests under a spec; issued credentials stay valid.
     pub fn deactivate(&self, officer: &str, id: &str) -> Result<Spec> {
-        let current = self.owned(officer, id)?;
+        let _writing = self.writing(id)?;
+        let current = self.stored_owned(officer, id)?;
         let k = key(id, current.version);
         let updated =
             self.store.update::<Spec, Error>(SPECS_TREE, &k, |s| Ok(s.map(|s| s.with_status(SpecStatus::Inactive))))?;
@@ -185,6 +223,55 @@ impl Spec {
     }
 }
 
+fn owned_by(latest: Option<Spec>, officer: &str, id: &str) -> Result<Spec> {
+    match latest {
+        Some(s) if s.officer == officer => Ok(s),
+        _ => Err(Error::not_found("spec_not_found", format!("you have no spec `{}`", truncate(id)))),
+    }
+}
+
 fn truncate(s: &str) -> String {
     s.chars().take(64).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{OfficerPublicKeys, OfficerSigningKey, SealingSecret};
+    use crate::officers::Officer;
+
+    fn registry(dir: &Path) -> SpecRegistry {
+        let mut officers = Officers::default();
+        for id in ["o1", "o2"] {
+            let signing = OfficerSigningKey::generate();
+            let keys =
+                OfficerPublicKeys { signing: signing.verifying_key(), sealing: SealingSecret::generate().public_key() };
+            officers.insert(Officer::new(id.into(), id.into(), keys, Some(Arc::new(signing)), false, vec![])).unwrap();
+        }
+        SpecRegistry::new(Store::open_sled(dir).unwrap(), Arc::new(officers), vec![])
+    }
+
+    #[test]
+    fn reads_follow_every_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let specs = registry(dir.path());
+        let mut spec = super::super::tests::spec();
+        spec.officer = String::new();
+        specs.create("o1", spec.clone()).unwrap();
+        assert_eq!(specs.active(&spec.id).unwrap().version, 1);
+        // Read again (from the cache), then publish: the next read sees the new version.
+        assert_eq!(specs.active(&spec.id).unwrap().version, 1);
+        spec.name = "Basic, second edition".into();
+        specs.publish("o1", &spec.id, spec.clone()).unwrap();
+        let active = specs.active(&spec.id).unwrap();
+        assert_eq!((active.version, active.name.as_str()), (2, "Basic, second edition"));
+        assert_eq!(specs.owned("o2", &spec.id).unwrap_err().code, "spec_not_found");
+        specs.deactivate("o1", &spec.id).unwrap();
+        assert_eq!(specs.active(&spec.id).unwrap_err().code, "spec_inactive");
+        assert_eq!(specs.latest("unknown").unwrap(), None);
+        // A restarted registry reads the same from the store.
+        drop(specs);
+        let specs = registry(dir.path());
+        assert_eq!(specs.active(&spec.id).unwrap_err().code, "spec_inactive");
+    }
 }
