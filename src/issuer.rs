@@ -45,6 +45,10 @@ pub const STATUS_LIST_MAX_AGE_SECS: u64 = 300;
 pub const CREDENTIALS_TREE: &str = "credentials";
 pub const CERTIFICATES_TREE: &str = "certificates";
 const ALLOC_TREE: &str = "status_alloc";
+/// Status-list positions are reserved from the store in blocks of this many, so that an
+/// issuance takes its position from memory. A restart skips what is left of a block: those
+/// positions stay unused (0) in the lists.
+const SLOT_BLOCK: u64 = 256;
 const BITS_TREE: &str = "status_bits";
 
 /// A credential position in the officer's status lists.
@@ -138,6 +142,8 @@ pub struct Issuer {
     keys_by_kid: HashMap<String, VerifyingKey>,
     authenticated: AuthenticatedCertificates,
     lists: Mutex<HashMap<ListKey, ListState>>,
+    /// Per officer: the next position to hand out and the end of its reserved block.
+    slots: Mutex<HashMap<String, (u64, u64)>>,
 }
 
 /// Certificates whose signature the node remembers having checked (about 1.5 KiB each).
@@ -161,6 +167,7 @@ impl Issuer {
             keys_by_kid,
             authenticated: AuthenticatedCertificates::new(AUTHENTICATED_CERTIFICATES),
             lists: Mutex::new(HashMap::new()),
+            slots: Mutex::new(HashMap::new()),
         }
     }
 
@@ -188,8 +195,22 @@ impl Issuer {
 
     /// Hands out the officer's next status position.
     pub fn allocate(&self, officer: &str) -> Result<StatusSlot> {
-        let n =
-            self.store.update::<u64, Error>(ALLOC_TREE, officer, |v| Ok(Some(v.unwrap_or(0) + 1)))?.unwrap_or(1) - 1;
+        let n = {
+            let mut slots =
+                self.slots.lock().map_err(|_| Error::internal("status_alloc_poisoned", "the slot lock is poisoned"))?;
+            let (next, end) = slots.entry(officer.to_owned()).or_insert((0, 0));
+            if *next == *end {
+                // The stored value is the end of the last block reserved (positions below it
+                // are taken).
+                let reserved = self
+                    .store
+                    .update::<u64, Error>(ALLOC_TREE, officer, |v| Ok(Some(v.unwrap_or(0) + SLOT_BLOCK)))?
+                    .unwrap_or(SLOT_BLOCK);
+                (*next, *end) = (reserved - SLOT_BLOCK, reserved);
+            }
+            *next += 1;
+            *next - 1
+        };
         let list = u32::try_from(n / STATUS_LIST_SIZE)
             .map_err(|_| Error::internal("status_list_exhausted", "the officer's status lists are exhausted"))?;
         Ok(StatusSlot { list, index: permute(&self.permutation_key, officer, list, n % STATUS_LIST_SIZE) })
@@ -552,6 +573,29 @@ fn permute(key: &[u8; 32], officer: &str, list: u32, n: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn positions_are_never_handed_out_twice_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sled(dir.path()).unwrap();
+        let issuer = |store: &Store| {
+            let clock: Arc<dyn Clock> = Arc::new(crate::clock::SystemClock);
+            Issuer::new(store.clone(), clock, Arc::default(), "https://aml.example.org", [3u8; 32])
+        };
+        let mut seen = std::collections::HashSet::new();
+        for run in 0..3 {
+            // Each run is a restart part-way through a block.
+            let node = issuer(&store);
+            for _ in 0..SLOT_BLOCK + 10 {
+                for officer in ["a", "b"] {
+                    let slot = node.allocate(officer).unwrap();
+                    assert!(seen.insert((officer, slot.list, slot.index)), "run {run}: {officer} {slot:?} twice");
+                }
+            }
+        }
+        // What the store reserved covers what was handed out: three runs of two blocks each.
+        assert_eq!(store.get::<u64>(ALLOC_TREE, "a").unwrap(), Some(6 * SLOT_BLOCK));
+    }
 
     #[test]
     fn permutation_is_a_bijection_of_the_list() {

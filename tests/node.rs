@@ -261,6 +261,24 @@ async fn wrong_holders_and_challenges_are_refused() {
     assert_eq!((status_of(&e), error_code(&e).as_str()), (409, "challenge_used"));
     assert_eq!(details(&e)["request_id"], ok["request_id"]);
 
+    // The same request sent four times at once: exactly one is issued, the others are told
+    // which request used the challenge.
+    let c = t.kyc(&holder, person("Jan Bakker"), CredentialFormat::Jose).await;
+    let prepared = t.client.prepare_request(&holder, "a-basic", vec![c]).await.unwrap();
+    let (a, b, c, d) = tokio::join!(
+        t.client.submit(&prepared),
+        t.client.submit(&prepared),
+        t.client.submit(&prepared),
+        t.client.submit(&prepared)
+    );
+    let (issued, refused): (Vec<_>, Vec<_>) = [a, b, c, d].into_iter().partition(|r| r.is_ok());
+    assert_eq!(issued.len(), 1, "{refused:?}");
+    let winner = issued[0].as_ref().unwrap()["request_id"].clone();
+    for e in refused.iter().map(|r| r.as_ref().unwrap_err()) {
+        assert_eq!((status_of(e), error_code(e).as_str()), (409, "challenge_used"));
+        assert_eq!(details(e)["request_id"], winner);
+    }
+
     // An expired challenge.
     let c = t.kyc(&holder, person("Jan Bakker"), CredentialFormat::Jose).await;
     let prepared = t.client.prepare_request(&holder, "a-basic", vec![c]).await.unwrap();

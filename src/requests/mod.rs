@@ -10,10 +10,12 @@
 //!    them, and nothing is screened), screens them, seals them to the officer and drops the
 //!    plaintext. On a pass it issues the AML credential and a first certificate.
 //! 3. Everything the request produced (request, case, sealed input, credential, certificate)
-//!    is committed in one atomic batch and flushed to disk before the node answers.
+//!    is committed in one atomic batch, with the challenge marked used, and flushed to disk
+//!    before the node answers.
 //!
-//! The challenge is consumed only right before screening, so a holder told that claims are
-//! missing can come back with more credentials under the same challenge.
+//! The challenge is consumed only by a request that commits, so a holder told that claims
+//! are missing can come back with more credentials under the same challenge. Of concurrent
+//! requests under one challenge exactly one commits; the others are refused as a replay.
 
 pub mod claims;
 
@@ -175,15 +177,26 @@ fn check_challenge(node: &Node, message: &ChallengeMessage, now: DateTime<Utc>) 
     Ok(c)
 }
 
-/// Marks the challenge used by `request_id`; exactly one request wins a race.
-fn consume_challenge(node: &Node, nonce: &str, seen: &ChallengeRecord, request_id: &str) -> Result<()> {
+/// Stages marking the challenge used by `request_id`: the request's batch commits only if
+/// the challenge is still as it was read, so of concurrent requests with one challenge
+/// exactly one commits (the others learn it in [`refusal_after_conflict`]).
+fn stage_challenge_use(batch: &mut Batch, nonce: &str, seen: &ChallengeRecord, request_id: &str) -> Result<()> {
     let used = ChallengeRecord { used_by: Some(request_id.to_owned()), ..seen.clone() };
-    let mut b = Batch::new();
-    b.expect(CHALLENGES_TREE, nonce, seen)?.put(CHALLENGES_TREE, nonce, &used)?;
-    if !node.store.commit(&b)? {
-        return Err(Error::conflict("challenge_used", "this challenge was used by a concurrent request"));
-    }
+    batch.expect(CHALLENGES_TREE, nonce, seen)?.put(CHALLENGES_TREE, nonce, &used)?;
     Ok(())
+}
+
+/// Why a request's batch did not commit: a concurrent request took its challenge, or (in
+/// theory: ids are fresh) its request id.
+fn refusal_after_conflict(node: &Node, nonce: &str) -> Error {
+    match node.store.get::<ChallengeRecord>(CHALLENGES_TREE, nonce) {
+        Ok(Some(ChallengeRecord { used_by: Some(id), .. })) => {
+            Error::conflict("challenge_used", "this challenge was used by a concurrent request")
+                .with_details(json!({"request_id": id}))
+        }
+        Ok(_) => Error::conflict("request_conflict", "the request collided with a concurrent one; retry"),
+        Err(e) => e.into(),
+    }
 }
 
 /// Runs a submission; see the module documentation.
@@ -230,7 +243,6 @@ async fn submit_inner(node: &Node, s: &Submission) -> Result<Outcome> {
     let mut query = collected.to_query()?;
 
     let request_id = new_id("req");
-    consume_challenge(node, message.nonce.as_str(), &seen, &request_id)?;
     Metrics::inc(&node.metrics.requests_total);
 
     let subject = fingerprint(&node.secrets.fingerprint, &query);
@@ -298,6 +310,7 @@ async fn submit_inner(node: &Node, s: &Submission) -> Result<Outcome> {
     };
     let mut batch = Batch::new();
     batch.expect_absent(REQUESTS_TREE, &request.id);
+    stage_challenge_use(&mut batch, message.nonce.as_str(), &seen, &request_id)?;
     let mut audit = vec![case_audit(&case, "check.completed", "engine")];
     let mut events = case_events(&case, now);
     let settled = settle(node, request, &case, &spec, &officer, "engine", &mut batch, &mut audit, &mut events).await?;
@@ -310,7 +323,7 @@ async fn submit_inner(node: &Node, s: &Submission) -> Result<Outcome> {
         batch.put(PROFILES_TREE, &request_id, p)?;
     }
     if !node.commit(batch, audit, &events)? {
-        return Err(Error::conflict("request_conflict", "the request collided with a concurrent one; retry"));
+        return Err(refusal_after_conflict(node, message.nonce.as_str()));
     }
     settled.apply(node)?;
     flush(node).await?;
