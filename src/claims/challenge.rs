@@ -132,7 +132,6 @@ impl ChallengeMessage {
         if self.domain.contains(char::is_whitespace) || self.domain.contains('/') {
             return Err(ClaimError::ChallengeMalformed("domain must be a host name".into()));
         }
-        single_line("holder DID", &self.holder_did, 512)?;
         single_line("spec id", &self.spec_id, 128)?;
         if !is_presentation_digest(&self.presentation_digest) {
             return Err(ClaimError::ChallengeMalformed("presentation digest must be sha256:<64 lowercase hex>".into()));
