@@ -319,24 +319,15 @@ impl Config {
             }
             self.lists = lists;
         }
-        if let Some(v) = get("AML_NODE_MAX_LIST_AGE_HOURS") {
-            self.max_list_age_hours = v.parse().map_err(|_| ConfigError::Env {
-                var: "AML_NODE_MAX_LIST_AGE_HOURS",
-                message: format!("`{v}` is not a number"),
-            })?;
-        }
-        if let Some(v) = get("AML_NODE_REFRESH_INTERVAL_HOURS") {
-            self.refresh_interval_hours = v.parse().map_err(|_| ConfigError::Env {
-                var: "AML_NODE_REFRESH_INTERVAL_HOURS",
-                message: format!("`{v}` is not a number"),
-            })?;
-        }
-        if let Some(v) = get("AML_NODE_GROUP_COMMIT_WINDOW_US") {
-            self.group_commit_window_us = v.parse().map_err(|_| ConfigError::Env {
-                var: "AML_NODE_GROUP_COMMIT_WINDOW_US",
-                message: format!("`{v}` is not a number"),
-            })?;
-        }
+        let number = |var: &'static str, field: &mut u64| -> Result<(), ConfigError> {
+            if let Some(v) = get(var) {
+                *field = v.parse().map_err(|_| ConfigError::Env { var, message: format!("`{v}` is not a number") })?;
+            }
+            Ok(())
+        };
+        number("AML_NODE_MAX_LIST_AGE_HOURS", &mut self.max_list_age_hours)?;
+        number("AML_NODE_REFRESH_INTERVAL_HOURS", &mut self.refresh_interval_hours)?;
+        number("AML_NODE_GROUP_COMMIT_WINDOW_US", &mut self.group_commit_window_us)?;
         Ok(())
     }
 

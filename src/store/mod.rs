@@ -610,6 +610,19 @@ mod tests {
         }
     }
 
+    /// `n` threads at once, each writing a key and asking for a flush.
+    fn put_and_flush_from_threads(s: &Store, n: u32) {
+        std::thread::scope(|sc| {
+            for i in 0..n {
+                let s = s.clone();
+                sc.spawn(move || {
+                    s.put("t", &format!("k{i}"), &i).unwrap();
+                    s.flush().unwrap();
+                });
+            }
+        });
+    }
+
     /// Once flushes are shared (concurrent callers), a flush asked for within the window
     /// after the previous one started waits out the window, and the callers who arrive
     /// meanwhile share it; callers one at a time never wait.
@@ -628,15 +641,7 @@ mod tests {
         s.flusher.state.lock().unwrap().last_shared = true;
         let quiet = std::time::Instant::now();
         s.flusher.state.lock().unwrap().last_started = Some(quiet);
-        std::thread::scope(|sc| {
-            for i in 0..8 {
-                let s = s.clone();
-                sc.spawn(move || {
-                    s.put("t", &format!("k{i}"), &i).unwrap();
-                    s.flush().unwrap();
-                });
-            }
-        });
+        put_and_flush_from_threads(&s, 8);
         // The next flush could not start before a window had passed since `quiet`, and it
         // covered all eight callers (a straggler may need one more).
         assert!(quiet.elapsed() >= window, "the next flush did not wait out the window");
@@ -675,15 +680,7 @@ mod tests {
     fn concurrent_flushes_are_grouped_and_each_waits_for_its_own() {
         let dir = tempfile::tempdir().unwrap();
         let (backend, s) = slow_store(dir.path());
-        std::thread::scope(|sc| {
-            for i in 0..32 {
-                let s = s.clone();
-                sc.spawn(move || {
-                    s.put("t", &format!("k{i}"), &i).unwrap();
-                    s.flush().unwrap();
-                });
-            }
-        });
+        put_and_flush_from_threads(&s, 32);
         let n = backend.flushes.load(std::sync::atomic::Ordering::SeqCst);
         assert!((1..32).contains(&n), "32 concurrent callers ran {n} flushes");
         assert_eq!(s.flushes_run(), n);

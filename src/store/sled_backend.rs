@@ -37,7 +37,11 @@ fn err(e: sled::Error) -> StoreError {
 }
 
 fn corrupt_journal(message: &str) -> StoreError {
-    StoreError::Corrupt { tree: JOURNAL_TREE.into(), key: "pending".into(), message: message.into() }
+    StoreError::Corrupt {
+        tree: JOURNAL_TREE.into(),
+        key: String::from_utf8_lossy(PENDING).into_owned(),
+        message: message.into(),
+    }
 }
 
 impl SledBackend {
