@@ -17,7 +17,9 @@
 //!
 //! Each run prints its figures; the last line is the median of the runs. Any error (transport,
 //! non-2xx, wrong verdict) is counted, the first few are printed, and the tool exits non-zero.
-//! With `--server-pid` it also reports the server's CPU time per request (from /proc).
+//! With `--server-pid` it also reports the server's CPU time per request (from /proc). Each run
+//! also reports this tool's own CPU and how much of the machine stayed idle or was stolen by
+//! the hypervisor: on a shared 2-core VM a slow run is often a run with little CPU to use.
 //!
 //! The HTTP client is a minimal hand-rolled HTTP/1.1 client (pre-serialized requests,
 //! `httparse` for answers) so that it costs the 2-core box as little CPU as possible.
@@ -39,7 +41,7 @@ use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use proc_stat::process_cpu;
+use proc_stat::{idle_and_steal, machine_ticks, process_cpu};
 
 #[derive(Parser)]
 #[command(name = "load", about = "Load tool for a running aml-node (verify and issue benchmarks)")]
@@ -318,6 +320,10 @@ struct RunResult {
     latencies_us: Vec<u32>,
     first_errors: Vec<String>,
     server_cpu: Option<Duration>,
+    /// This tool's own CPU time over the run: on a shared box it is CPU the server lacks.
+    client_cpu: Option<Duration>,
+    /// Shares of the machine's CPU left idle and stolen by the hypervisor during the run.
+    machine: Option<(f64, f64)>,
 }
 
 impl RunResult {
@@ -351,6 +357,8 @@ async fn fire(
         conns.push(Conn::open(&t.addr).await.map_err(|e| format!("connecting to {}: {e}", t.addr))?);
     }
     let cpu_before = c.server_pid.and_then(|p| process_cpu(&p.to_string()));
+    let client_before = process_cpu("self");
+    let machine_before = machine_ticks();
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for mut conn in conns {
@@ -419,26 +427,30 @@ async fn fire(
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),
         _ => None,
     };
+    let machine = machine_before.zip(machine_ticks()).map(|(a, b)| idle_and_steal(a, b));
+    let client_cpu = client_before.zip(process_cpu("self")).map(|(a, b)| b.saturating_sub(a));
     latencies_us.sort_unstable();
     let sent = next.load(Ordering::Relaxed).min(total);
     if sent < total {
         first_errors.push(format!("stopped after {} s with {} of {total} requests sent", c.max_seconds, sent));
         errors += total - sent;
     }
-    Ok((RunResult { requests, errors, elapsed, latencies_us, first_errors, server_cpu }, bodies))
+    Ok((RunResult { requests, errors, elapsed, latencies_us, first_errors, server_cpu, client_cpu, machine }, bodies))
 }
 
 fn report(label: &str, run: usize, r: &RunResult) {
-    let cpu = r
-        .server_cpu
-        .map(|c| {
-            format!(
-                "; server CPU {:.0} us/request ({:.2} cores)",
-                c.as_secs_f64() * 1e6 / r.requests.max(1) as f64,
-                c.as_secs_f64() / r.elapsed.as_secs_f64()
-            )
-        })
-        .unwrap_or_default();
+    let per_request = |who: &str, c: Duration| {
+        format!(
+            "; {who} CPU {:.0} us/request ({:.2} cores)",
+            c.as_secs_f64() * 1e6 / r.requests.max(1) as f64,
+            c.as_secs_f64() / r.elapsed.as_secs_f64()
+        )
+    };
+    let cpu = r.server_cpu.map(|c| per_request("server", c)).unwrap_or_default()
+        + &r.client_cpu.map(|c| per_request("load tool", c)).unwrap_or_default()
+        + &r.machine
+            .map(|(idle, steal)| format!("; machine idle {:.0} %, stolen {:.0} %", idle * 100.0, steal * 100.0))
+            .unwrap_or_default();
     println!(
         "{label} run {run}: {} requests in {:.2} s = {:.0} req/s; latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms; errors {}{cpu}",
         r.requests,

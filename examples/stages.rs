@@ -28,7 +28,7 @@ use aml_node::requests::{self, Submission};
 use aml_node::store::Batch;
 use base64::Engine as _;
 use clap::Parser;
-use proc_stat::process_cpu;
+use proc_stat::{idle_and_steal, machine_ticks, process_cpu};
 
 #[derive(Parser)]
 #[command(about = "Per-stage cost of the issuance path, in-process")]
@@ -212,6 +212,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let subs = Arc::new(subs);
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let cpu0 = process_cpu("self");
+        let machine0 = machine_ticks();
         let flushes0 = node.store.flushes_run();
         let t0 = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
@@ -244,15 +245,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let el = t0.elapsed();
         let cpu = process_cpu("self").zip(cpu0).map(|(b, a)| b.saturating_sub(a)).unwrap_or_default();
+        let (idle, stolen) = machine0.zip(machine_ticks()).map(|(a, b)| idle_and_steal(a, b)).unwrap_or_default();
         println!(
             "   in-process submit, {} concurrent: {total} requests in {:.2} s = {:.0} req/s, errors {errors}; \
-             CPU {:.0} us/request ({:.2} cores); {} flushes",
+             CPU {:.0} us/request ({:.2} cores); {} flushes; machine idle {:.0} %, stolen {:.0} %",
             cli.concurrency,
             el.as_secs_f64(),
             total as f64 / el.as_secs_f64(),
             cpu.as_secs_f64() * 1e6 / total as f64,
             cpu.as_secs_f64() / el.as_secs_f64(),
-            node.store.flushes_run() - flushes0
+            node.store.flushes_run() - flushes0,
+            idle * 100.0,
+            stolen * 100.0
         );
     }
     let bytes: u64 = walk(dir.path());
