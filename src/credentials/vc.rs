@@ -558,6 +558,57 @@ pub(crate) fn offline_params(
         .with_date_time(now)
 }
 
+/// The public keys of the `kid`s VC-JOSE credentials named, for ssi's verification.
+///
+/// A did:key or did:jwk document is a pure function of its DID, so the JWK a `kid` resolves to
+/// never changes: resolving it again (building the DID document, picking the method, turning
+/// it into a JWK) was a quarter of ssi's verification. ssi still checks the signature, and the
+/// key still comes from ssi's own resolver the first time. Issuer DIDs are chosen by clients:
+/// the table is emptied when it holds [`IssuerKeyCache::CAPACITY`] keys, so it cannot grow
+/// without bound.
+struct IssuerKeyCache {
+    keys: std::sync::RwLock<rustc_hash::FxHashMap<String, ssi::jwk::JWK>>,
+}
+
+impl IssuerKeyCache {
+    const CAPACITY: usize = 4096;
+
+    fn shared() -> &'static IssuerKeyCache {
+        static CACHE: std::sync::LazyLock<IssuerKeyCache> =
+            std::sync::LazyLock::new(|| IssuerKeyCache { keys: Default::default() });
+        &CACHE
+    }
+
+    fn cached(&self, kid: &str) -> Option<ssi::jwk::JWK> {
+        self.keys.read().ok()?.get(kid).cloned()
+    }
+
+    fn keep(&self, kid: &str, jwk: &ssi::jwk::JWK) {
+        if let Ok(mut keys) = self.keys.write() {
+            if keys.len() >= Self::CAPACITY {
+                keys.clear();
+            }
+            keys.insert(kid.to_owned(), jwk.clone());
+        }
+    }
+}
+
+/// ssi's offline resolver, through [`IssuerKeyCache`].
+struct CachedIssuerKeys(ssi::dids::VerificationMethodDIDResolver<(DIDKey, DIDJWK), AnyMethod>);
+
+impl ssi::jwk::JWKResolver for CachedIssuerKeys {
+    async fn fetch_public_jwk(&'_ self, key_id: Option<&str>) -> Result<Cow<'_, ssi::jwk::JWK>, ProofValidationError> {
+        let Some(kid) = key_id else { return self.0.fetch_public_jwk(None).await };
+        let cache = IssuerKeyCache::shared();
+        if let Some(jwk) = cache.cached(kid) {
+            return Ok(Cow::Owned(jwk));
+        }
+        let jwk = self.0.fetch_public_jwk(Some(kid)).await?;
+        cache.keep(kid, &jwk);
+        Ok(jwk)
+    }
+}
+
 /// Verifies a VCDM 2.0 credential in either form, offline, at time `now`.
 pub async fn verify_credential(
     credential: &SecuredCredential,
@@ -603,7 +654,11 @@ async fn verify_jose(jws: &str, now: DateTime<Utc>) -> Result<VerifiedCredential
     }
     let valid_from = parse_date(&cred, "validFrom")?;
     let valid_until = parse_date(&cred, "validUntil")?;
-    map_ssi_result(decoded.verify(offline_params(now)).await)?;
+    let params = ssi::claims::VerificationParameters::from_resolver(CachedIssuerKeys(
+        (DIDKey, DIDJWK).into_vm_resolver::<AnyMethod>(),
+    ))
+    .with_date_time(now);
+    map_ssi_result(decoded.verify(params).await)?;
     Ok(VerifiedCredential {
         format: CredentialFormat::Jose,
         issuer,
@@ -855,6 +910,27 @@ mod tests {
             let e = verify_credential(&tampered, now).await.unwrap_err();
             assert_eq!(e.code(), "credential_signature_invalid", "{format:?} {e}");
         }
+    }
+
+    /// The key ssi resolved for a `kid` is kept, is the issuer's own, and the table is emptied
+    /// rather than grown past its capacity.
+    #[tokio::test]
+    async fn issuer_keys_are_kept_per_kid_within_a_bound() {
+        let officer = OfficerSigningKey::generate();
+        let now = Utc::now();
+        let issued = issue_aml_credential(&officer, &request(now), CredentialFormat::Jose).await.unwrap();
+        verify_credential(&issued.credential, now).await.unwrap();
+        let kept = IssuerKeyCache::shared().cached(&officer.verification_method()).expect("key kept");
+        assert_eq!(kept.params, officer.to_ssi_jwk().to_public().params);
+
+        let cache = IssuerKeyCache { keys: Default::default() };
+        for i in 0..IssuerKeyCache::CAPACITY {
+            cache.keep(&format!("did:key:z{i}#z{i}"), &kept);
+        }
+        assert_eq!(cache.keys.read().unwrap().len(), IssuerKeyCache::CAPACITY);
+        cache.keep("did:key:zlast#zlast", &kept);
+        assert_eq!(cache.keys.read().unwrap().len(), 1);
+        assert!(cache.cached("did:key:zlast#zlast").is_some());
     }
 
     /// ed25519-dalek signing under ssi's JWS builder gives exactly the JWS that ssi gives
