@@ -349,9 +349,14 @@ impl Store {
         self.flusher.state.lock().map(|s| s.flushes).unwrap_or(0)
     }
 
-    /// Opens (or creates) the embedded sled database in `dir`.
+    /// Opens (or creates) the embedded sled database in `dir`, with the default page cache.
     pub fn open_sled(dir: &std::path::Path) -> StoreResult<Store> {
-        Ok(Store::new(Arc::new(SledBackend::open(dir)?)))
+        Store::open_sled_with_cache(dir, crate::config::DEFAULT_STORE_CACHE_MB << 20)
+    }
+
+    /// [`Store::open_sled`] with a page cache of at most `cache_bytes`.
+    pub fn open_sled_with_cache(dir: &std::path::Path, cache_bytes: u64) -> StoreResult<Store> {
+        Ok(Store::new(Arc::new(SledBackend::open(dir, cache_bytes)?)))
     }
 
     pub fn backend(&self) -> &dyn Backend {
@@ -559,7 +564,7 @@ mod tests {
     /// A store whose flushes take 20 ms and are counted.
     fn slow_store(dir: &std::path::Path) -> (Arc<SlowFlush>, Store) {
         let backend = Arc::new(SlowFlush {
-            inner: SledBackend::open(dir).unwrap(),
+            inner: SledBackend::open(dir, 8 << 20).unwrap(),
             flushes: Default::default(),
             fail: Default::default(),
         });

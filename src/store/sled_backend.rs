@@ -45,9 +45,9 @@ fn corrupt_journal(message: &str) -> StoreError {
 }
 
 impl SledBackend {
-    pub fn open(dir: &std::path::Path) -> StoreResult<SledBackend> {
+    pub fn open(dir: &std::path::Path, cache_bytes: u64) -> StoreResult<SledBackend> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Engine(format!("{}: {e}", dir.display())))?;
-        let db = sled::Config::new().path(dir.join("db")).open().map_err(err)?;
+        let db = sled::Config::new().path(dir.join("db")).cache_capacity(cache_bytes).open().map_err(err)?;
         let journal = db.open_tree(JOURNAL_TREE).map_err(err)?;
         let backend = SledBackend { db, journal, trees: Default::default(), writer: Mutex::new(false) };
         backend.recover()?;
@@ -299,7 +299,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let writes = [put("requests", "r1", "new"), put("cases", "c1", "open"), put("index", "h|r1", "")];
         {
-            let b = SledBackend::open(dir.path()).unwrap();
+            let b = SledBackend::open(dir.path(), 8 << 20).unwrap();
             b.put("requests", b"r1", b"old").unwrap();
             b.put("cases", b"c9", b"untouched").unwrap();
             // What a commit had written when the crash came: the record and its first write.
@@ -307,7 +307,7 @@ mod tests {
             b.apply(&writes[0]).unwrap();
             b.flush().unwrap();
         }
-        let b = SledBackend::open(dir.path()).unwrap();
+        let b = SledBackend::open(dir.path(), 8 << 20).unwrap();
         assert_eq!(b.get("requests", b"r1").unwrap().as_deref(), Some(&b"new"[..]));
         assert_eq!(b.get("cases", b"c1").unwrap().as_deref(), Some(&b"open"[..]));
         assert_eq!(b.get("index", b"h|r1").unwrap().as_deref(), Some(&b""[..]));
@@ -319,18 +319,18 @@ mod tests {
     fn a_damaged_journal_refuses_to_open() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let b = SledBackend::open(dir.path()).unwrap();
+            let b = SledBackend::open(dir.path(), 8 << 20).unwrap();
             b.journal.insert(PENDING, &[0, 0, 0, 1, TAG_PUT, 0, 0][..]).unwrap();
             b.flush().unwrap();
         }
-        let e = SledBackend::open(dir.path()).err().expect("opened over a damaged journal");
+        let e = SledBackend::open(dir.path(), 8 << 20).err().expect("opened over a damaged journal");
         assert!(e.to_string().contains("__journal"), "{e}");
     }
 
     #[test]
     fn commits_leave_no_journal_behind() {
         let dir = tempfile::tempdir().unwrap();
-        let b = SledBackend::open(dir.path()).unwrap();
+        let b = SledBackend::open(dir.path(), 8 << 20).unwrap();
         assert!(b.commit(&[put("t", "a", "1"), put("u", "b", "2")]).unwrap());
         assert!(b.journal.get(PENDING).unwrap().is_none());
         let stale = BatchOp::Expect { tree: "t".into(), key: b"a".to_vec(), value: Some(b"0".to_vec()) };
