@@ -21,20 +21,6 @@ use aml_node::screening::{Policy, Watchlists, batch};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// `mi_option_purge_delay` in mimalloc v3's `mi_option_e` (libmimalloc-sys names no constant
-/// for it); `purge_delay_index_is_the_purge_delay` checks it against the option's default.
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// Keeps freed memory in the process instead of returning it to the OS a second later (the
-/// default). Under sustained issuance that memory came straight back, faulted in as 2 MiB
-/// transparent huge pages that the kernel zeroes: 6 % of the server's CPU per issuance, about
-/// 2 faults per request; with no purging, 0.01. The price is a resident size that stays at its
-/// peak (about 50 MB more under `tools/bench`). `MIMALLOC_PURGE_DELAY` still overrides it.
-fn keep_freed_memory() {
-    // SAFETY: sets a default in mimalloc's option table; any value is valid for this option.
-    unsafe { libmimalloc_sys::mi_option_set_default(MI_OPTION_PURGE_DELAY, -1) }
-}
-
 #[derive(Parser)]
 #[command(
     name = "aml-node",
@@ -231,7 +217,6 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    keep_freed_memory();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -629,22 +614,4 @@ fn eval(
         set.len() as f64 / elapsed.as_secs_f64()
     );
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::MI_OPTION_PURGE_DELAY;
-
-    /// The index is a bare number: if a mimalloc upgrade moved the option, the index would name
-    /// another one. Only `purge_delay` defaults to 1000 (ms) in v3.
-    #[test]
-    fn purge_delay_index_is_the_purge_delay() {
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
-            eprintln!("MIMALLOC_PURGE_DELAY is set: its value replaces the default this test checks");
-            return;
-        }
-        // SAFETY: reads mimalloc's option table.
-        let value = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
-        assert_eq!(value, 1000, "option {MI_OPTION_PURGE_DELAY} is not mimalloc v3's purge_delay");
-    }
 }
