@@ -95,6 +95,10 @@ struct Head {
     hash: String,
 }
 
+fn poisoned() -> Error {
+    Error::internal("audit_poisoned", "audit lock")
+}
+
 fn key(seq: u64) -> String {
     format!("{seq:020}")
 }
@@ -151,8 +155,32 @@ impl Audit {
 
     /// Commits `batch` together with entries for `events`, atomically. Returns `false`
     /// (nothing written, no entry added) when a precondition of the batch failed.
-    pub fn commit(&self, mut batch: Batch, events: Vec<AuditEvent>, now: DateTime<Utc>) -> Result<bool> {
-        let mut head = self.head.lock().map_err(|_| Error::internal("audit_poisoned", "audit lock"))?;
+    pub fn commit(&self, batch: Batch, events: Vec<AuditEvent>, now: DateTime<Utc>) -> Result<bool> {
+        let head = self.head.lock().map_err(|_| poisoned())?;
+        self.commit_locked(head, batch, events, now)
+    }
+
+    /// [`Audit::commit`] for async callers: while another commit holds the log, the task
+    /// yields instead of blocking its worker thread, which then serves other requests (with
+    /// as many workers as cores, a blocked worker is an idle core).
+    pub async fn commit_async(&self, batch: Batch, events: Vec<AuditEvent>, now: DateTime<Utc>) -> Result<bool> {
+        loop {
+            match self.head.try_lock() {
+                Ok(head) => return self.commit_locked(head, batch, events, now),
+                Err(std::sync::TryLockError::Poisoned(_)) => return Err(poisoned()),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
+    fn commit_locked(
+        &self,
+        mut head: std::sync::MutexGuard<'_, Head>,
+        mut batch: Batch,
+        events: Vec<AuditEvent>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
         let mut next = head.clone();
         for e in events {
             let mut entry = AuditEntry {
@@ -252,6 +280,36 @@ mod tests {
                 AuditEvent::new("o1", "o1", "case.decided", &format!("case_{i}"), json!({"outcome": "false-positive"}));
             assert!(audit.commit(Batch::new(), vec![e], Utc::now()).unwrap());
         }
+    }
+
+    /// While the log is held, an async commit yields (its worker stays free) and commits once
+    /// the log is released, in chain order.
+    #[tokio::test]
+    // Holding the log across awaits is the point: it stands for a commit in progress.
+    #[allow(clippy::await_holding_lock)]
+    async fn async_commits_wait_for_the_log_without_blocking() {
+        let (_d, store, audit) = log();
+        let audit = std::sync::Arc::new(audit);
+        append(&audit, 1);
+        let held = audit.head.lock().unwrap();
+        let waiting = tokio::spawn({
+            let audit = audit.clone();
+            async move {
+                let e = AuditEvent::new("o1", "o1", "case.decided", "case_async", json!({}));
+                audit.commit_async(Batch::new(), vec![e], Utc::now()).await
+            }
+        });
+        // This test runs on one thread: the spawned commit gets to run only because it yields.
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!waiting.is_finished(), "committed while the log was held");
+        drop(held);
+        assert!(waiting.await.unwrap().unwrap());
+        append(&audit, 1);
+        let report = verify(&store).unwrap();
+        assert_eq!(report.entries, 3);
+        assert_eq!(audit.entries("o1", 1, 1).unwrap()[0].target, "case_async");
     }
 
     #[test]

@@ -251,10 +251,29 @@ impl Node {
             self.outbox.stage(&mut batch, e)?;
         }
         let ok = self.audit.commit(batch, audit, self.clock.now())?;
+        self.committed(ok, events);
+        Ok(ok)
+    }
+
+    /// [`Node::commit`] for request handlers: waiting for the log does not block a worker.
+    pub async fn commit_async(
+        &self,
+        mut batch: Batch,
+        audit: Vec<AuditEvent>,
+        events: &[Event],
+    ) -> crate::error::Result<bool> {
+        for e in events {
+            self.outbox.stage(&mut batch, e)?;
+        }
+        let ok = self.audit.commit_async(batch, audit, self.clock.now()).await?;
+        self.committed(ok, events);
+        Ok(ok)
+    }
+
+    fn committed(&self, ok: bool, events: &[Event]) {
         if ok && !events.is_empty() {
             self.outbox.wake();
         }
-        Ok(ok)
     }
 
     /// Audits one standalone screening (an officer action). Nothing about the screened person

@@ -322,7 +322,7 @@ async fn submit_inner(node: &Node, s: &Submission) -> Result<Outcome> {
     if let Some(p) = profile.as_ref().filter(|_| settled.request.status != RequestStatus::Rejected) {
         batch.put(PROFILES_TREE, &request_id, p)?;
     }
-    if !node.commit(batch, audit, &events)? {
+    if !node.commit_async(batch, audit, &events).await? {
         return Err(refusal_after_conflict(node, message.nonce.as_str()));
     }
     settled.apply(node)?;
