@@ -151,10 +151,6 @@ pub fn check_snapshot_file_name(name: &str) -> Result<(), String> {
     }
 }
 
-/// sled's page cache by default, in MiB (sled's own default, 1 GiB, let a fresh node grow by
-/// about 17 KB per issuance for its first 60,000 issuances).
-pub const DEFAULT_STORE_CACHE_MB: u64 = 128;
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -231,7 +227,7 @@ impl Default for Config {
             outbox_poll_ms: 500,
             refresh_interval_hours: 12,
             group_commit_window_us: 5000,
-            store_cache_mb: DEFAULT_STORE_CACHE_MB,
+            store_cache_mb: crate::store::DEFAULT_CACHE_MB,
         }
     }
 }

@@ -246,11 +246,8 @@ impl Node {
 
     /// Commits a batch with its audit entries and webhook events, atomically. Returns `false`
     /// (nothing written) when a precondition failed. The caller flushes before answering.
-    pub fn commit(&self, mut batch: Batch, audit: Vec<AuditEvent>, events: &[Event]) -> crate::error::Result<bool> {
-        for e in events {
-            self.outbox.stage(&mut batch, e)?;
-        }
-        let ok = self.audit.commit(batch, audit, self.clock.now())?;
+    pub fn commit(&self, batch: Batch, audit: Vec<AuditEvent>, events: &[Event]) -> crate::error::Result<bool> {
+        let ok = self.audit.commit(self.with_events(batch, events)?, audit, self.clock.now())?;
         self.committed(ok, events);
         Ok(ok)
     }
@@ -258,16 +255,21 @@ impl Node {
     /// [`Node::commit`] for request handlers: waiting for the log does not block a worker.
     pub async fn commit_async(
         &self,
-        mut batch: Batch,
+        batch: Batch,
         audit: Vec<AuditEvent>,
         events: &[Event],
     ) -> crate::error::Result<bool> {
+        let ok = self.audit.commit_async(self.with_events(batch, events)?, audit, self.clock.now()).await?;
+        self.committed(ok, events);
+        Ok(ok)
+    }
+
+    /// The batch with its events' webhook deliveries staged in the outbox.
+    fn with_events(&self, mut batch: Batch, events: &[Event]) -> crate::error::Result<Batch> {
         for e in events {
             self.outbox.stage(&mut batch, e)?;
         }
-        let ok = self.audit.commit_async(batch, audit, self.clock.now()).await?;
-        self.committed(ok, events);
-        Ok(ok)
+        Ok(batch)
     }
 
     fn committed(&self, ok: bool, events: &[Event]) {

@@ -551,11 +551,15 @@ fn map_ssi_result(r: Result<Result<(), Invalid>, ProofValidationError>) -> Resul
     }
 }
 
-pub(crate) fn offline_params(
-    now: DateTime<Utc>,
-) -> ssi::claims::VerificationParameters<ssi::dids::VerificationMethodDIDResolver<(DIDKey, DIDJWK), AnyMethod>> {
-    ssi::claims::VerificationParameters::from_resolver((DIDKey, DIDJWK).into_vm_resolver::<AnyMethod>())
-        .with_date_time(now)
+/// ssi's resolver for the issuer DIDs accepted offline (did:key, did:jwk).
+type OfflineResolver = ssi::dids::VerificationMethodDIDResolver<(DIDKey, DIDJWK), AnyMethod>;
+
+fn offline_resolver() -> OfflineResolver {
+    (DIDKey, DIDJWK).into_vm_resolver::<AnyMethod>()
+}
+
+pub(crate) fn offline_params(now: DateTime<Utc>) -> ssi::claims::VerificationParameters<OfflineResolver> {
+    ssi::claims::VerificationParameters::from_resolver(offline_resolver()).with_date_time(now)
 }
 
 /// The public keys of the `kid`s VC-JOSE credentials named, for ssi's verification.
@@ -594,7 +598,7 @@ impl IssuerKeyCache {
 }
 
 /// ssi's offline resolver, through [`IssuerKeyCache`].
-struct CachedIssuerKeys(ssi::dids::VerificationMethodDIDResolver<(DIDKey, DIDJWK), AnyMethod>);
+struct CachedIssuerKeys(OfflineResolver);
 
 impl ssi::jwk::JWKResolver for CachedIssuerKeys {
     async fn fetch_public_jwk(&'_ self, key_id: Option<&str>) -> Result<Cow<'_, ssi::jwk::JWK>, ProofValidationError> {
@@ -654,10 +658,8 @@ async fn verify_jose(jws: &str, now: DateTime<Utc>) -> Result<VerifiedCredential
     }
     let valid_from = parse_date(&cred, "validFrom")?;
     let valid_until = parse_date(&cred, "validUntil")?;
-    let params = ssi::claims::VerificationParameters::from_resolver(CachedIssuerKeys(
-        (DIDKey, DIDJWK).into_vm_resolver::<AnyMethod>(),
-    ))
-    .with_date_time(now);
+    let params =
+        ssi::claims::VerificationParameters::from_resolver(CachedIssuerKeys(offline_resolver())).with_date_time(now);
     map_ssi_result(decoded.verify(params).await)?;
     Ok(VerifiedCredential {
         format: CredentialFormat::Jose,

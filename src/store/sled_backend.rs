@@ -271,6 +271,10 @@ fn decode_writes(mut record: &[u8]) -> StoreResult<Vec<BatchOp>> {
 mod tests {
     use super::*;
 
+    fn open(dir: &std::path::Path) -> StoreResult<SledBackend> {
+        SledBackend::open(dir, super::super::DEFAULT_CACHE_MB << 20)
+    }
+
     fn put(tree: &str, key: &str, value: &str) -> BatchOp {
         BatchOp::Put { tree: tree.into(), key: key.into(), value: value.into() }
     }
@@ -299,7 +303,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let writes = [put("requests", "r1", "new"), put("cases", "c1", "open"), put("index", "h|r1", "")];
         {
-            let b = SledBackend::open(dir.path(), 8 << 20).unwrap();
+            let b = open(dir.path()).unwrap();
             b.put("requests", b"r1", b"old").unwrap();
             b.put("cases", b"c9", b"untouched").unwrap();
             // What a commit had written when the crash came: the record and its first write.
@@ -307,7 +311,7 @@ mod tests {
             b.apply(&writes[0]).unwrap();
             b.flush().unwrap();
         }
-        let b = SledBackend::open(dir.path(), 8 << 20).unwrap();
+        let b = open(dir.path()).unwrap();
         assert_eq!(b.get("requests", b"r1").unwrap().as_deref(), Some(&b"new"[..]));
         assert_eq!(b.get("cases", b"c1").unwrap().as_deref(), Some(&b"open"[..]));
         assert_eq!(b.get("index", b"h|r1").unwrap().as_deref(), Some(&b""[..]));
@@ -319,18 +323,18 @@ mod tests {
     fn a_damaged_journal_refuses_to_open() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let b = SledBackend::open(dir.path(), 8 << 20).unwrap();
+            let b = open(dir.path()).unwrap();
             b.journal.insert(PENDING, &[0, 0, 0, 1, TAG_PUT, 0, 0][..]).unwrap();
             b.flush().unwrap();
         }
-        let e = SledBackend::open(dir.path(), 8 << 20).err().expect("opened over a damaged journal");
+        let e = open(dir.path()).err().expect("opened over a damaged journal");
         assert!(e.to_string().contains("__journal"), "{e}");
     }
 
     #[test]
     fn commits_leave_no_journal_behind() {
         let dir = tempfile::tempdir().unwrap();
-        let b = SledBackend::open(dir.path(), 8 << 20).unwrap();
+        let b = open(dir.path()).unwrap();
         assert!(b.commit(&[put("t", "a", "1"), put("u", "b", "2")]).unwrap());
         assert!(b.journal.get(PENDING).unwrap().is_none());
         let stale = BatchOp::Expect { tree: "t".into(), key: b"a".to_vec(), value: Some(b"0".to_vec()) };
