@@ -155,7 +155,8 @@ const UNMATCHED_FAMILY_COST: f64 = 0.5;
 const UNMATCHED_SECOND_FAMILY_COST: f64 = 0.25;
 
 /// Similarity of two single tokens, with how they agree. `phonetic_equal` is supplied by the
-/// caller (codes are precomputed on the index side).
+/// caller (codes are precomputed on the index side). A similarity below the mode's
+/// [`NameMode::min_token_similarity`], which name comparison discards, may be understated.
 pub fn token_similarity(q: &Tok<'_>, c: &Tok<'_>, phonetic_equal: bool, mode: NameMode) -> (f64, TokenHow) {
     if q.text == c.text {
         return (1.0, TokenHow::Exact);
@@ -235,13 +236,15 @@ pub fn token_similarity(q: &Tok<'_>, c: &Tok<'_>, phonetic_equal: bool, mode: Na
         // alike in full, since listed entries carry Latin names too and matching across
         // scripts there mostly finds strangers.
         let (arabic, latin) = if q.abjad { (q, c) } else { (c, q) };
+        // Only a similarity the comparison would use is worth aligning exactly: above the
+        // best so far and above what the comparison discards.
+        let floor = best.0.max(mode.min_token_similarity());
         if let Some(letters) = arabic.arabic
             && (q.abjad || jaro_winkler(qb, cb) >= 0.7)
+            && let Some(s) = abjad_similarity(letters.as_bytes(), latin.text.as_bytes(), floor)
+            && s > best.0
         {
-            let s = abjad_similarity(letters.as_bytes(), latin.text.as_bytes());
-            if s > best.0 {
-                best = (s, TokenHow::Skeleton);
-            }
+            best = (s, TokenHow::Skeleton);
         }
     }
     if !mode.strict && phonetic_equal && best.0 < 0.92 && qb.len() >= 3 && cb.len() >= 3 {
@@ -353,15 +356,34 @@ impl Units {
 /// the Latin vowel cannot stand for, costs. 0.95 for a perfect alignment, falling with the
 /// cost per letter; at most 0.90 for Arabic tokens of one or two letters, which many names
 /// share.
-pub fn abjad_similarity(arabic: &[u8], latin: &[u8]) -> f64 {
+///
+/// Only a similarity of at least `floor` is returned: alignments that already cost more
+/// than the floor allows are abandoned, which makes comparing an Arabic-script query with
+/// the many unrelated Latin tokens of its candidates cheap (the full alignment was a
+/// quarter of the slowest queries' time).
+pub fn abjad_similarity(arabic: &[u8], latin: &[u8], floor: f64) -> Option<f64> {
     let mut unit_buf = Units::new();
     latin_units(latin, &mut unit_buf);
     let units = unit_buf.as_slice();
     let a = &arabic[..arabic.len().min(64)];
     let (n, m) = (a.len(), units.len());
     if n == 0 || m == 0 {
-        return 0.0;
+        return (floor <= 0.0).then_some(0.0);
     }
+    let a_letters = a.iter().filter(|&&x| x != b'\'').count();
+    let l_letters = units
+        .iter()
+        .filter(|u| matches!(u, Unit::Cons(_) | Unit::Digraph(_) | Unit::Semi(_) | Unit::Vowel(_, true, _)))
+        .count();
+    let denom = a_letters.max(l_letters).max(2) as f64;
+    let cap = if a_letters <= 2 { 0.9 } else { 0.95 };
+    if floor > cap {
+        return None;
+    }
+    // The similarity falls with the cost: a cost above this cannot reach the floor (the
+    // slack keeps rounding from abandoning an alignment that reaches it exactly). Costs
+    // only grow along an alignment, so abandoning a cell above it loses no result.
+    let max_cost = (0.95 - floor) * denom / 0.45 + 1e-9;
     let is_cons = |x: u8| x.is_ascii_lowercase();
     // An Arabic consonant written twice is two consonants (a doubled one is written once,
     // with shadda), except in "الله" and the article before a word starting with l.
@@ -425,7 +447,7 @@ pub fn abjad_similarity(arabic: &[u8], latin: &[u8]) -> f64 {
         }
         for j in 0..=m {
             let cur = cur_row[j];
-            if cur.is_infinite() {
+            if cur > max_cost {
                 continue;
             }
             if i < n {
@@ -444,16 +466,15 @@ pub fn abjad_similarity(arabic: &[u8], latin: &[u8]) -> f64 {
                 next[j + 1] = next[j + 1].min(cur + pair(a[i], units[j]));
             }
         }
+        // Rows below are fed only by this row and the next: when neither holds a live
+        // alignment, none will reach the end.
+        if i < n && next[..=m].iter().chain(&after[..=m]).all(|&c| c > max_cost) {
+            return None;
+        }
     }
     let cost = cur_row[m];
-    let a_letters = a.iter().filter(|&&x| x != b'\'').count();
-    let l_letters = units
-        .iter()
-        .filter(|u| matches!(u, Unit::Cons(_) | Unit::Digraph(_) | Unit::Semi(_) | Unit::Vowel(_, true, _)))
-        .count();
-    let denom = a_letters.max(l_letters).max(2) as f64;
-    let s = (0.95 - 0.45 * cost / denom).max(0.0);
-    if a_letters <= 2 { s.min(0.9) } else { s }
+    let s = (0.95 - 0.45 * cost / denom).max(0.0).min(cap);
+    (s >= floor).then_some(s)
 }
 
 /// Copies `key` without its h letters into `buf`; returns the length.
@@ -801,7 +822,7 @@ mod tests {
     fn arabic_letters_align_with_latin_spellings() {
         let sim = |arabic: &str, latin: &str| {
             let t = analyze(arabic, NameContext::Person).tokens.remove(0);
-            abjad_similarity(t.arabic.as_deref().unwrap().as_bytes(), latin.as_bytes())
+            abjad_similarity(t.arabic.as_deref().unwrap().as_bytes(), latin.as_bytes(), 0.0).unwrap_or(0.0)
         };
         for (a, l) in [
             ("زهير", "zuhair"),
@@ -831,6 +852,22 @@ mod tests {
         assert!(sim("سيد", "saad") < 0.9);
         assert!(sim("سد", "asad") < 0.84);
         assert!(sim("مهدي", "mahmud") < 0.84);
+    }
+
+    proptest::proptest! {
+        // Abandoning costly alignments changes no similarity at or above the floor.
+        #[test]
+        fn the_abjad_floor_only_drops_what_falls_below_it(
+            arabic in "[bdfhklmnqrstwyzAIU']{0,10}",
+            latin in "[a-z]{0,12}",
+            floor in 0.0f64..1.0,
+        ) {
+            let full = abjad_similarity(arabic.as_bytes(), latin.as_bytes(), f64::NEG_INFINITY);
+            proptest::prop_assert_eq!(
+                abjad_similarity(arabic.as_bytes(), latin.as_bytes(), floor),
+                full.filter(|&s| s >= floor)
+            );
+        }
     }
 
     #[test]
