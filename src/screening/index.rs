@@ -20,7 +20,7 @@ use super::normalize::{
     AnalyzedName, NameContext, NameToken, Role, Script, TokenClass, analyze, consonant_skeleton, greek_blind,
     skeleton_of_arabic, translit_key,
 };
-use super::similarity::osa_distance_within;
+use super::similarity::{letter_set, osa_distance_within};
 
 /// Tokens shorter than this are not expanded to spelling variants (too many neighbours).
 const MIN_FUZZY_LEN: usize = 4;
@@ -119,6 +119,8 @@ pub(crate) struct Vocab {
     /// First letter of each token, apart from `text` so that comparing initials with many
     /// names stays in cache.
     pub first: Vec<u8>,
+    /// [`letter_set`] of each token.
+    pub letters: Vec<u64>,
     /// Number of names containing the token.
     pub df: Vec<u32>,
     /// Inverse document frequency, precomputed from `df`.
@@ -287,6 +289,7 @@ impl NameIndex {
         let id = self.vocab.text.len() as u32;
         self.vocab.text.push(text.into());
         self.vocab.first.push(text.as_bytes().first().copied().unwrap_or(0));
+        self.vocab.letters.push(letter_set(text.as_bytes()));
         self.vocab.ids.insert(text.into(), id);
         self.vocab.group.push(group);
         let key = translit_key(text);

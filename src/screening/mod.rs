@@ -830,6 +830,7 @@ impl Watchlists {
             abjad: t.abjad,
             script: t.script,
             arabic: if t.abjad { ix.vocab.arabic.get(&t.vid).map(|s| &**s) } else { None },
+            letters: ix.vocab.letters[t.vid as usize],
         }));
     }
 

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::lists::PartialDate;
 
 use super::normalize::{NICKNAME_GROUP_BASE, NameToken, Role, Script, TokenClass, greek_blind, translit_key};
-use super::similarity::jaro_winkler;
+use super::similarity::{jaro_winkler, jaro_winkler_at_most, letter_set};
 
 /// One token of a name in the index or a query, ready for comparison.
 #[derive(Debug, Clone)]
@@ -27,6 +27,8 @@ pub struct Tok<'a> {
     pub script: Script,
     /// The Arabic letters ([`super::normalize::arabic_letters`]) of an Arabic-script token.
     pub arabic: Option<&'a str>,
+    /// [`letter_set`] of the text.
+    pub letters: u64,
 }
 
 impl<'a> From<&'a NameToken> for Tok<'a> {
@@ -40,6 +42,7 @@ impl<'a> From<&'a NameToken> for Tok<'a> {
             abjad: t.abjad,
             script: t.script,
             arabic: t.arabic.as_deref(),
+            letters: letter_set(t.text.as_bytes()),
         }
     }
 }
@@ -183,7 +186,16 @@ pub fn token_similarity(q: &Tok<'_>, c: &Tok<'_>, phonetic_equal: bool, mode: Na
     // "johnson"); scale it down with the length ratio, as Watchman does.
     let ratio = qb.len().min(cb.len()) as f64 / qb.len().max(cb.len()) as f64;
     let length_factor = if ratio < 0.8 { 1.0 - (1.0 - ratio) * 0.35 } else { 1.0 };
-    let mut best = (jaro_winkler(qb, cb) * length_factor, TokenHow::Spelling);
+    // Most pairs share too few letters for their spelling to count, and then their spelling
+    // is taken as 0 without computing it. It counts from what name comparison keeps, unless
+    // another comparison below may still rescue the pair: in one script that is only tried
+    // from 0.6 up.
+    let rescuable = phonetic_equal || q.key != q.text || c.key != c.text || q.abjad != c.abjad;
+    let counts_from = if rescuable && !cross_script { 0.6 } else { mode.min_token_similarity() };
+    let jw_cap = jaro_winkler_at_most(qb, q.letters, cb, c.letters);
+    let spelling_counts = jw_cap * length_factor >= counts_from;
+    let jw = if spelling_counts || q.key == c.key { jaro_winkler(qb, cb) } else { 0.0 };
+    let mut best = (jw * length_factor, TokenHow::Spelling);
     // Nearly equal needs no second opinion.
     if best.0 >= 0.97 {
         return best;
@@ -240,7 +252,7 @@ pub fn token_similarity(q: &Tok<'_>, c: &Tok<'_>, phonetic_equal: bool, mode: Na
         // best so far and above what the comparison discards.
         let floor = best.0.max(mode.min_token_similarity());
         if let Some(letters) = arabic.arabic
-            && (q.abjad || jaro_winkler(qb, cb) >= 0.7)
+            && (q.abjad || (jw_cap >= 0.7 && jaro_winkler(qb, cb) >= 0.7))
             && let Some(s) = abjad_similarity(letters.as_bytes(), latin.text.as_bytes(), floor)
             && s > best.0
         {

@@ -81,6 +81,33 @@ pub fn jaro_winkler(a: &[u8], b: &[u8]) -> f64 {
     j + prefix as f64 * 0.1 * (1.0 - j)
 }
 
+/// The letters of a token as a bit set, by their low six bits (for [`jaro_winkler_at_most`]).
+pub fn letter_set(t: &[u8]) -> u64 {
+    t[..t.len().min(MAX_LEN)].iter().fold(0, |m, &c| m | 1 << (c & 63))
+}
+
+/// An upper bound of [`jaro_winkler`] from the letters the two tokens share (`a_set` and
+/// `b_set` are their [`letter_set`]s), in a few operations: a Jaro match pairs equal letters,
+/// so a letter absent from the other token never matches (bytes sharing a slot only loosen
+/// the bound). Scoring compares every query token with every listed token met, and most
+/// pairs share too few letters to be worth the full comparison.
+pub fn jaro_winkler_at_most(a: &[u8], a_set: u64, b: &[u8], b_set: u64) -> f64 {
+    let a = &a[..a.len().min(MAX_LEN)];
+    let b = &b[..b.len().min(MAX_LEN)];
+    if a.is_empty() || b.is_empty() {
+        return if a.len() == b.len() { 1.0 } else { 0.0 };
+    }
+    let present = |t: &[u8], set: u64| t.iter().filter(|&&c| set & (1 << (c & 63)) != 0).count();
+    let m = present(a, b_set).min(present(b, a_set));
+    if m == 0 {
+        return 0.0;
+    }
+    let m = m as f64;
+    let j = (m / a.len() as f64 + m / b.len() as f64 + 1.0) / 3.0;
+    // The prefix bonus is at most 4 × 0.1 of what is left, and only above 0.7.
+    if j > 0.7 { j + 0.4 * (1.0 - j) } else { j }
+}
+
 /// Optimal-string-alignment distance (Levenshtein plus adjacent transpositions), giving up
 /// early once it exceeds `max`; returns `max + 1` in that case.
 pub fn osa_distance_within(a: &[u8], b: &[u8], max: usize) -> usize {
@@ -161,6 +188,13 @@ mod tests {
         fn osa_agrees_with_strsim(a in "[a-e]{0,12}", b in "[a-e]{0,12}", max in 0usize..4) {
             let theirs = strsim::osa_distance(&a, &b).min(max + 1);
             proptest::prop_assert_eq!(osa_distance_within(a.as_bytes(), b.as_bytes(), max), theirs);
+        }
+
+        #[test]
+        fn jw_never_exceeds_its_bound(a in "[a-h0-9]{0,12}", b in "[a-h0-9]{0,12}") {
+            let (a, b) = (a.as_bytes(), b.as_bytes());
+            let bound = jaro_winkler_at_most(a, letter_set(a), b, letter_set(b));
+            proptest::prop_assert!(jaro_winkler(a, b) <= bound + 1e-12);
         }
 
         #[test]
