@@ -396,6 +396,11 @@ pub fn abjad_similarity(arabic: &[u8], latin: &[u8], floor: f64) -> Option<f64> 
     // slack keeps rounding from abandoning an alignment that reaches it exactly). Costs
     // only grow along an alignment, so abandoning a cell above it loses no result.
     let max_cost = (0.95 - floor) * denom / 0.45 + 1e-9;
+    // Most Latin tokens met lack several of the Arabic consonants: then no alignment is
+    // needed to know it costs too much.
+    if arabic_cost_at_least(a, latin) > max_cost {
+        return None;
+    }
     let is_cons = |x: u8| x.is_ascii_lowercase();
     // An Arabic consonant written twice is two consonants (a doubled one is written once,
     // with shadda), except in "الله" and the article before a word starting with l.
@@ -487,6 +492,56 @@ pub fn abjad_similarity(arabic: &[u8], latin: &[u8], floor: f64) -> Option<f64> 
     let cost = cur_row[m];
     let s = (0.95 - 0.45 * cost / denom).max(0.0).min(cap);
     (s >= floor).then_some(s)
+}
+
+/// A lower bound of the cost [`abjad_similarity`] aligns at, from which consonants the
+/// Latin spelling can write at all: an Arabic consonant no Latin unit can stand for is
+/// skipped (1, or 0.3 when doubled) or paired with a near consonant (0.5) or another one (1).
+/// Every other letter is counted as free.
+fn arabic_cost_at_least(arabic: &[u8], latin: &[u8]) -> f64 {
+    let bit = |c: u8| if c.is_ascii_lowercase() { 1u32 << (c - b'a') } else { 0 };
+    let raw = latin.iter().fold(0u32, |m, &c| m | bit(c));
+    let has = |c: u8| raw & bit(c) != 0;
+    // The consonants [`latin_units`] may make of these letters.
+    let mut can = raw;
+    if has(b'c') || has(b'q') || has(b'j') || has(b'g') || has(b'x') {
+        can |= bit(b'k');
+    }
+    if has(b'c') || has(b'x') {
+        can |= bit(b's');
+    }
+    if has(b'p') {
+        can |= bit(b'b') | bit(b'f');
+    }
+    if has(b'v') {
+        can |= bit(b'f');
+    }
+    let near = |x: u8| -> u32 {
+        match x {
+            b'd' => bit(b'z') | bit(b't'),
+            b'z' => bit(b'd') | bit(b's'),
+            b's' => bit(b'z'),
+            b't' => bit(b'd'),
+            b'g' => bit(b'k'),
+            b'k' => bit(b'g') | bit(b'h'),
+            b'h' => bit(b'k'),
+            _ => 0,
+        }
+    };
+    let mut cost = 0.0;
+    for (i, &x) in arabic.iter().enumerate() {
+        if !x.is_ascii_lowercase() || matches!(x, b'w' | b'y') || can & bit(x) != 0 {
+            continue;
+        }
+        cost += if i > 0 && arabic[i - 1] == x {
+            0.3
+        } else if can & near(x) != 0 {
+            0.5
+        } else {
+            1.0
+        };
+    }
+    cost
 }
 
 /// Copies `key` without its h letters into `buf`; returns the length.
