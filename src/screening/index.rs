@@ -184,6 +184,9 @@ pub(crate) struct NameIndex {
     pub vocab: Vocab,
     pub names: Vec<IndexedName>,
     tokens: Vec<IToken>,
+    /// Per name, the letters a-z its tokens start with (bit 0 = a): tie-breaking by the
+    /// query's initials looks at thousands of names, and their tokens are cache misses.
+    first_letters: Vec<u32>,
     /// CSR postings: names containing vocabulary token `v` are
     /// `postings[offsets[v]..offsets[v + 1]]`.
     offsets: Vec<u32>,
@@ -262,6 +265,7 @@ impl NameIndex {
         ix.joined.freeze();
         ix.tokens.shrink_to_fit();
         ix.names.shrink_to_fit();
+        ix.first_letters.shrink_to_fit();
         ix
     }
 
@@ -271,6 +275,12 @@ impl NameIndex {
             let vid = self.intern(t, dm);
             self.tokens.push(IToken { vid, class: t.class, role: t.role, abjad: t.abjad, script: t.script });
         }
+        let first_letters = self.tokens[tok_start as usize..]
+            .iter()
+            .map(|t| self.vocab.first[t.vid as usize])
+            .filter(u8::is_ascii_lowercase)
+            .fold(0u32, |m, b| m | 1 << (b - b'a'));
+        self.first_letters.push(first_letters);
         self.names.push(IndexedName {
             entity,
             name,
@@ -332,6 +342,15 @@ impl NameIndex {
     pub fn name_tokens(&self, name_id: u32) -> &[IToken] {
         let n = &self.names[name_id as usize];
         &self.tokens[n.tok_start as usize..n.tok_start as usize + n.tok_len as usize]
+    }
+
+    /// Whether a token of the name starts with `letter`.
+    pub fn has_token_starting_with(&self, name_id: u32, letter: u8) -> bool {
+        if letter.is_ascii_lowercase() {
+            self.first_letters[name_id as usize] & 1 << (letter - b'a') != 0
+        } else {
+            self.name_tokens(name_id).iter().any(|t| self.vocab.first[t.vid as usize] == letter)
+        }
     }
 
     pub fn postings(&self, vid: u32) -> &[u32] {
@@ -497,5 +516,15 @@ mod tests {
         let ix = NameIndex::build(&es);
         ix.relatives(&token("Ουντμπά"), [0, 0], &mut out);
         assert!(out.iter().any(|r| r.vid == ix.vocab.id("hudbah").unwrap()), "{out:?}");
+    }
+
+    #[test]
+    fn knows_the_letters_a_name_s_tokens_start_with() {
+        let es = vec![entity("1", EntityKind::Person, &["Vladimir Vladimirovich PUTIN", "Володя 7"])];
+        let ix = NameIndex::build(&es);
+        assert!(ix.has_token_starting_with(0, b'v') && ix.has_token_starting_with(0, b'p'));
+        assert!(!ix.has_token_starting_with(0, b'a'));
+        // Not a letter: the name's tokens are looked at.
+        assert!(ix.has_token_starting_with(1, b'7') && !ix.has_token_starting_with(1, b'8'));
     }
 }

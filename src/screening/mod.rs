@@ -602,9 +602,8 @@ impl Watchlists {
                 if !initials.is_empty() {
                     let bonus = 0.2 * total / initials.len() as f32;
                     for (score, n) in cands.iter_mut() {
-                        let toks = ix.name_tokens(*n);
-                        let starts_a_token = |&&i: &&u8| toks.iter().any(|t| ix.vocab.first[t.vid as usize] == i);
-                        *score += bonus * initials.iter().filter(starts_a_token).count() as f32;
+                        let fitting = initials.iter().filter(|&&i| ix.has_token_starting_with(*n, i)).count();
+                        *score += bonus * fitting as f32;
                     }
                 }
                 cands.select_nth_unstable_by(MAX_CANDIDATES, |a, b| b.0.total_cmp(&a.0));
