@@ -511,6 +511,9 @@ impl Watchlists {
             per_token.sort_by_key(|(_, _, _, p)| *p);
             let budget = (ix.names.len() / 50).max(4000);
             let mut total = 0.0f32;
+            // The best-supported name's evidence, kept as it grows (evidence only grows):
+            // another pass over thousands of found names costs a cache miss per name.
+            let mut best = 0.0f32;
             let mut walked_any = false;
             // Common tokens not walked, with their evidence weight: they break ties below.
             let mut skipped: Vec<HeldBack<'_>> = Vec::new();
@@ -552,6 +555,7 @@ impl Watchlists {
                             }
                             *m |= bit;
                             *a += w;
+                            best = best.max(*a);
                         }
                     }
                 }
@@ -559,13 +563,14 @@ impl Watchlists {
             // Joined forms: a query token that is two listed tokens, and two query tokens
             // that are one listed token.
             let toks = &analyzed.tokens;
-            let bump = |n: u32, w: f32, acc: &mut Vec<(f32, u32)>, touched: &mut Vec<u32>| {
+            let mut bump = |n: u32, w: f32, acc: &mut Vec<(f32, u32)>, touched: &mut Vec<u32>| {
                 let (a, m) = &mut acc[n as usize];
                 if *m == 0 {
                     touched.push(n);
                 }
                 *m |= 1 << 31;
                 *a += w;
+                best = best.max(*a);
             };
             for t in toks.iter().filter(|t| t.class == TokenClass::Normal && t.text.len() >= 5) {
                 for n in ix.joined_names(&t.text) {
@@ -581,11 +586,10 @@ impl Watchlists {
                     }
                 }
             }
-            credit_found(ix, acc, kept, touched.iter().copied(), &held);
+            best = best.max(credit_found(ix, acc, kept, touched.iter().copied(), &held));
             // Keep names with enough support, best first.
             // Names with little of the query's evidence, or far less than the best-supported
             // name, cannot score as matches: they are not worth the full comparison.
-            let best = touched.iter().map(|&n| acc[n as usize].0).fold(0.0f32, f32::max);
             let floor = (0.3 * total).max(0.45 * best);
             let mut cands: Vec<(f32, u32)> =
                 touched.iter().filter(|&&n| acc[n as usize].0 >= floor).map(|&n| (acc[n as usize].0, n)).collect();
@@ -888,16 +892,17 @@ type HeldBack<'r> = (f32, &'r [Relative], u32);
 /// query token adds its strongest relative among a name's tokens, unless the name already
 /// has evidence for that token. The postings are walked in order against a bit set of those
 /// names, which stays in cache where the evidence table does not. `marks` is all zero
-/// before and after.
+/// before and after. Returns the largest evidence credited (0 when none was).
 fn credit_found(
     ix: &NameIndex,
     acc: &mut [(f32, u32)],
     marks: &mut [u64],
     names: impl Iterator<Item = u32> + Clone,
     groups: &[HeldBack<'_>],
-) {
+) -> f32 {
+    let mut best = 0.0f32;
     if groups.is_empty() {
-        return;
+        return best;
     }
     for n in names.clone() {
         marks[n as usize / 64] |= 1 << (n % 64);
@@ -913,6 +918,7 @@ fn credit_found(
                 if *m & bit == 0 {
                     *m |= bit;
                     *a += w * r.strength;
+                    best = best.max(*a);
                 }
             }
         }
@@ -920,6 +926,7 @@ fn credit_found(
     for n in names {
         marks[n as usize / 64] = 0;
     }
+    best
 }
 
 fn query_context(subject: Option<SubjectType>) -> NameContext {
