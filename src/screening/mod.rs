@@ -591,9 +591,19 @@ impl Watchlists {
             // Names with little of the query's evidence, or far less than the best-supported
             // name, cannot score as matches: they are not worth the full comparison.
             let floor = (0.3 * total).max(0.45 * best);
-            let mut cands: Vec<(f32, u32)> =
-                touched.iter().filter(|&&n| acc[n as usize].0 >= floor).map(|&n| (acc[n as usize].0, n)).collect();
-            if cands.len() > MAX_CANDIDATES {
+            // One pass keeps the candidates and clears every other name's evidence.
+            let mut cands: Vec<(f32, u32)> = Vec::new();
+            for &n in touched.iter() {
+                let entry = &mut acc[n as usize];
+                if entry.0 >= floor {
+                    cands.push((entry.0, n));
+                } else {
+                    *entry = (0.0, 0);
+                }
+            }
+            touched.clear();
+            let too_many = cands.len() > MAX_CANDIDATES;
+            if too_many {
                 // Too many names share the query's rarest parts (a common surname): let the
                 // common tokens that were not walked ("Muhammad"), then the query's
                 // initials, which retrieve nothing themselves, break the tie.
@@ -610,13 +620,14 @@ impl Watchlists {
                         *score += bonus * fitting as f32;
                     }
                 }
+            }
+            for &(_, n) in &cands {
+                acc[n as usize] = (0.0, 0);
+            }
+            if too_many {
                 cands.select_nth_unstable_by(MAX_CANDIDATES, |a, b| b.0.total_cmp(&a.0));
                 cands.truncate(MAX_CANDIDATES);
             }
-            for &n in touched.iter() {
-                acc[n as usize] = (0.0, 0);
-            }
-            touched.clear();
             cands.into_iter().map(|(_, n)| n).collect()
         });
 
