@@ -194,7 +194,7 @@ impl Node {
         let domain = url_domain(&public_url).ok_or_else(|| StartError::PublicUrl(public_url.clone()))?;
         let officers = Arc::new(Officers::load(&config.officers)?);
         let dir = config.data_dir.display().to_string();
-        let store = Store::open_sled_with_cache(&config.data_dir, config.store_cache_mb << 20)
+        let store = Store::open_sled_with_cache(&config.data_dir, config.store_cache_mb)
             .map_err(|source| StartError::Store { dir: dir.clone(), source })?
             .with_group_commit_window(std::time::Duration::from_micros(config.group_commit_window_us));
         let secrets =

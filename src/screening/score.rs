@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::lists::PartialDate;
 
 use super::normalize::{NICKNAME_GROUP_BASE, NameToken, Role, Script, TokenClass, greek_blind, translit_key};
-use super::similarity::{jaro_winkler, jaro_winkler_at_most, letter_set};
+use super::similarity::{jaro_winkler, jaro_winkler_at_most, letter_bit, letter_set};
 
 /// One token of a name in the index or a query, ready for comparison.
 #[derive(Debug, Clone)]
@@ -194,8 +194,8 @@ pub fn token_similarity(q: &Tok<'_>, c: &Tok<'_>, phonetic_equal: bool, mode: Na
     let counts_from = if rescuable && !cross_script { 0.6 } else { mode.min_token_similarity() };
     let jw_cap = jaro_winkler_at_most(qb, q.letters, cb, c.letters);
     let spelling_counts = jw_cap * length_factor >= counts_from;
-    let jw = if spelling_counts || q.key == c.key { jaro_winkler(qb, cb) } else { 0.0 };
-    let mut best = (jw * length_factor, TokenHow::Spelling);
+    let jw = (spelling_counts || q.key == c.key).then(|| jaro_winkler(qb, cb));
+    let mut best = (jw.unwrap_or(0.0) * length_factor, TokenHow::Spelling);
     // Nearly equal needs no second opinion.
     if best.0 >= 0.97 {
         return best;
@@ -252,8 +252,8 @@ pub fn token_similarity(q: &Tok<'_>, c: &Tok<'_>, phonetic_equal: bool, mode: Na
         // best so far and above what the comparison discards.
         let floor = best.0.max(mode.min_token_similarity());
         if let Some(letters) = arabic.arabic
-            && (q.abjad || (jw_cap >= 0.7 && jaro_winkler(qb, cb) >= 0.7))
-            && let Some(s) = abjad_similarity(letters.as_bytes(), latin.text.as_bytes(), floor)
+            && (q.abjad || (jw_cap >= 0.7 && jw.unwrap_or_else(|| jaro_winkler(qb, cb)) >= 0.7))
+            && let Some(s) = abjad_similarity(letters.as_bytes(), latin.text.as_bytes(), latin.letters, floor)
             && s > best.0
         {
             best = (s, TokenHow::Skeleton);
@@ -372,8 +372,9 @@ impl Units {
 /// Only a similarity of at least `floor` is returned: alignments that already cost more
 /// than the floor allows are abandoned, which makes comparing an Arabic-script query with
 /// the many unrelated Latin tokens of its candidates cheap (the full alignment was a
-/// quarter of the slowest queries' time).
-pub fn abjad_similarity(arabic: &[u8], latin: &[u8], floor: f64) -> Option<f64> {
+/// quarter of the slowest queries' time). `latin_letters` is the Latin token's
+/// [`letter_set`].
+pub fn abjad_similarity(arabic: &[u8], latin: &[u8], latin_letters: u64, floor: f64) -> Option<f64> {
     let mut unit_buf = Units::new();
     latin_units(latin, &mut unit_buf);
     let units = unit_buf.as_slice();
@@ -397,8 +398,8 @@ pub fn abjad_similarity(arabic: &[u8], latin: &[u8], floor: f64) -> Option<f64> 
     // only grow along an alignment, so abandoning a cell above it loses no result.
     let max_cost = (0.95 - floor) * denom / 0.45 + 1e-9;
     // Most Latin tokens met lack several of the Arabic consonants: then no alignment is
-    // needed to know it costs too much.
-    if arabic_cost_at_least(a, latin) > max_cost {
+    // needed to know it costs too much (a letter set holds a token's first 64 bytes).
+    if latin.len() <= 64 && arabic_cost_at_least(a, latin_letters) > max_cost {
         return None;
     }
     let is_cons = |x: u8| x.is_ascii_lowercase();
@@ -497,10 +498,10 @@ pub fn abjad_similarity(arabic: &[u8], latin: &[u8], floor: f64) -> Option<f64> 
 /// A lower bound of the cost [`abjad_similarity`] aligns at, from which consonants the
 /// Latin spelling can write at all: an Arabic consonant no Latin unit can stand for is
 /// skipped (1, or 0.3 when doubled) or paired with a near consonant (0.5) or another one (1).
-/// Every other letter is counted as free.
-fn arabic_cost_at_least(arabic: &[u8], latin: &[u8]) -> f64 {
-    let bit = |c: u8| if c.is_ascii_lowercase() { 1u32 << (c - b'a') } else { 0 };
-    let raw = latin.iter().fold(0u32, |m, &c| m | bit(c));
+/// Every other letter is counted as free. `latin_letters` is the Latin token's [`letter_set`].
+fn arabic_cost_at_least(arabic: &[u8], latin_letters: u64) -> f64 {
+    let bit = letter_bit;
+    let raw = latin_letters;
     let has = |c: u8| raw & bit(c) != 0;
     // The consonants [`latin_units`] may make of these letters.
     let mut can = raw;
@@ -516,7 +517,7 @@ fn arabic_cost_at_least(arabic: &[u8], latin: &[u8]) -> f64 {
     if has(b'v') {
         can |= bit(b'f');
     }
-    let near = |x: u8| -> u32 {
+    let near = |x: u8| -> u64 {
         match x {
             b'd' => bit(b'z') | bit(b't'),
             b'z' => bit(b'd') | bit(b's'),
@@ -889,7 +890,13 @@ mod tests {
     fn arabic_letters_align_with_latin_spellings() {
         let sim = |arabic: &str, latin: &str| {
             let t = analyze(arabic, NameContext::Person).tokens.remove(0);
-            abjad_similarity(t.arabic.as_deref().unwrap().as_bytes(), latin.as_bytes(), 0.0).unwrap_or(0.0)
+            abjad_similarity(
+                t.arabic.as_deref().unwrap().as_bytes(),
+                latin.as_bytes(),
+                letter_set(latin.as_bytes()),
+                0.0,
+            )
+            .unwrap_or(0.0)
         };
         for (a, l) in [
             ("زهير", "zuhair"),
@@ -929,9 +936,10 @@ mod tests {
             latin in "[a-z]{0,12}",
             floor in 0.0f64..1.0,
         ) {
-            let full = abjad_similarity(arabic.as_bytes(), latin.as_bytes(), f64::NEG_INFINITY);
+            let (arabic, latin) = (arabic.as_bytes(), latin.as_bytes());
+            let full = abjad_similarity(arabic, latin, letter_set(latin), f64::NEG_INFINITY);
             proptest::prop_assert_eq!(
-                abjad_similarity(arabic.as_bytes(), latin.as_bytes(), floor),
+                abjad_similarity(arabic, latin, letter_set(latin), floor),
                 full.filter(|&s| s >= floor)
             );
         }

@@ -81,9 +81,15 @@ pub fn jaro_winkler(a: &[u8], b: &[u8]) -> f64 {
     j + prefix as f64 * 0.1 * (1.0 - j)
 }
 
-/// The letters of a token as a bit set, by their low six bits (for [`jaro_winkler_at_most`]).
+/// A letter's bit in a [`letter_set`]: its low six bits, so that a-z each get their own
+/// (digits share theirs with p-z, which only makes a set claim more).
+pub fn letter_bit(c: u8) -> u64 {
+    1 << (c & 63)
+}
+
+/// The letters of a token as a bit set (for [`jaro_winkler_at_most`]).
 pub fn letter_set(t: &[u8]) -> u64 {
-    t[..t.len().min(MAX_LEN)].iter().fold(0, |m, &c| m | 1 << (c & 63))
+    t[..t.len().min(MAX_LEN)].iter().fold(0, |m, &c| m | letter_bit(c))
 }
 
 /// An upper bound of [`jaro_winkler`] from the letters the two tokens share (`a_set` and
@@ -97,7 +103,7 @@ pub fn jaro_winkler_at_most(a: &[u8], a_set: u64, b: &[u8], b_set: u64) -> f64 {
     if a.is_empty() || b.is_empty() {
         return if a.len() == b.len() { 1.0 } else { 0.0 };
     }
-    let present = |t: &[u8], set: u64| t.iter().filter(|&&c| set & (1 << (c & 63)) != 0).count();
+    let present = |t: &[u8], set: u64| t.iter().filter(|&&c| set & letter_bit(c) != 0).count();
     let m = present(a, b_set).min(present(b, a_set));
     if m == 0 {
         return 0.0;

@@ -355,12 +355,12 @@ impl Store {
 
     /// Opens (or creates) the embedded sled database in `dir`, with the default page cache.
     pub fn open_sled(dir: &std::path::Path) -> StoreResult<Store> {
-        Store::open_sled_with_cache(dir, DEFAULT_CACHE_MB << 20)
+        Store::open_sled_with_cache(dir, DEFAULT_CACHE_MB)
     }
 
-    /// [`Store::open_sled`] with a page cache of at most `cache_bytes`.
-    pub fn open_sled_with_cache(dir: &std::path::Path, cache_bytes: u64) -> StoreResult<Store> {
-        Ok(Store::new(Arc::new(SledBackend::open(dir, cache_bytes)?)))
+    /// [`Store::open_sled`] with a page cache of at most `cache_mb` MiB.
+    pub fn open_sled_with_cache(dir: &std::path::Path, cache_mb: u64) -> StoreResult<Store> {
+        Ok(Store::new(Arc::new(SledBackend::open(dir, cache_mb << 20)?)))
     }
 
     pub fn backend(&self) -> &dyn Backend {
