@@ -545,6 +545,9 @@ impl Watchlists {
                 if !held_back.is_empty() {
                     held.push((class_w * own_idf, held_back, bit));
                 }
+                // The hottest loop of a query: a slice, not the Vec behind the scratch borrow,
+                // lets its base stay in a register across `touched.push`.
+                let acc = acc.as_mut_slice();
                 for r in walked {
                     let w = class_w * own_idf * r.strength;
                     for &n in ix.postings(r.vid) {
@@ -555,7 +558,11 @@ impl Watchlists {
                             }
                             *m |= bit;
                             *a += w;
-                            best = best.max(*a);
+                            // Not `f32::max`: evidence is never NaN, and its NaN handling
+                            // costs more than the add.
+                            if *a > best {
+                                best = *a;
+                            }
                         }
                     }
                 }
@@ -570,7 +577,9 @@ impl Watchlists {
                 }
                 *m |= 1 << 31;
                 *a += w;
-                best = best.max(*a);
+                if *a > best {
+                    best = *a;
+                }
             };
             for t in toks.iter().filter(|t| t.class == TokenClass::Normal && t.text.len() >= 5) {
                 for n in ix.joined_names(&t.text) {
@@ -929,7 +938,9 @@ fn credit_found(
                 if *m & bit == 0 {
                     *m |= bit;
                     *a += w * r.strength;
-                    best = best.max(*a);
+                    if *a > best {
+                        best = *a;
+                    }
                 }
             }
         }
