@@ -649,12 +649,19 @@ impl Watchlists {
         &self,
         qtoks: &[Tok<'_>],
         qcodes: &[[u64; 2]],
-        name_ids: Vec<u32>,
+        mut name_ids: Vec<u32>,
         subject: Option<SubjectType>,
         policy: &Policy,
         sims: &mut TokenSims,
     ) -> Vec<Candidate> {
         let ix = &self.names;
+        // Which names may count is decided in a loop of its own: its loads (a name, its
+        // entity, their first cache misses) do not depend on one another, so the processor
+        // overlaps them, instead of taking each one between two name comparisons.
+        name_ids.retain(|&name_id| {
+            let e = &self.entities[ix.names[name_id as usize].entity as usize];
+            kind_fits(subject, e.kind) && self.screened(e, policy)
+        });
         let mut best: FxHashMap<u32, Candidate> = FxHashMap::default();
         best.reserve(name_ids.len());
         let mut ctoks: Vec<Tok<'_>> = Vec::new();
@@ -663,9 +670,6 @@ impl Watchlists {
         for name_id in name_ids {
             let n = &ix.names[name_id as usize];
             let e = &self.entities[n.entity as usize];
-            if !kind_fits(subject, e.kind) || !self.screened(e, policy) {
-                continue;
-            }
             let mode = NameMode { strict: policy.strict, listed_is_person: e.kind == EntityKind::Person };
             let itoks = ix.name_tokens(name_id);
             self.listed_tokens_into(name_id, &mut ctoks);
