@@ -254,6 +254,9 @@ pub struct Watchlists {
     names: NameIndex,
     documents: FxHashMap<String, Vec<u32>>,
     wallets: FxHashMap<String, Vec<u32>>,
+    /// Per entity, the factors of its risk score: every hit reports them, and working them
+    /// out (programme names searched for crime-related keywords) was a tenth of a hit's cost.
+    risk: Vec<RiskFactors>,
     metaphone: DoubleMetaphone,
 }
 
@@ -365,7 +368,8 @@ impl Watchlists {
                 wallets.entry(normalize_wallet(&w.address)).or_default().push(i as u32);
             }
         }
-        Watchlists { lists: metas, entities, by_id, names, documents, wallets, metaphone: DoubleMetaphone::default() }
+        let risk = entities.iter().map(RiskFactors::of).collect();
+        Watchlists { lists: metas, entities, by_id, names, documents, wallets, risk, metaphone: DoubleMetaphone::default() }
     }
 
     /// Metadata of the loaded lists.
@@ -798,6 +802,7 @@ impl Watchlists {
         policy: &Policy,
     ) -> Hit {
         let e = &self.entities[cand.entity as usize];
+        let risk_factors = self.risk[cand.entity as usize];
         let NameScores { name_score, match_score, weights_applied, threshold } = *scores;
         let (dob_score, dob) = self.dob_field(e, query, policy);
         let (country_score, country) = country_field(e, countries, policy);
@@ -812,7 +817,6 @@ impl Watchlists {
         let mut alignments = Vec::new();
         let cmp = compare_names(qtoks, &ctoks, mode, &mut alignments, |i, j| sims.get(rows[j], i));
         let (tokens, unmatched_query_tokens, unmatched_listed_tokens) = cmp.explain(&alignments, qtoks, &ctoks);
-        let risk_factors = RiskFactors::of(e);
         let risk_score = risk_factors.score(policy.risk_weights);
         let status = if match_score >= threshold { HitStatus::Unreviewed } else { HitStatus::FalsePositive };
         let summary = summarize(query_name, &matched, name_score, dob_score, country_score, match_score);
@@ -863,10 +867,10 @@ impl Watchlists {
 
     fn golden_hit(&self, ei: u32, key: GoldenKey, query: &Query, countries: &[String], policy: &Policy) -> Hit {
         let e = &self.entities[ei as usize];
+        let risk_factors = self.risk[ei as usize];
         let (dob_score, dob) = self.dob_field(e, query, policy);
         let (country_score, country) = country_field(e, countries, policy);
         let matched = e.primary_name().unwrap_or_default().to_string();
-        let risk_factors = RiskFactors::of(e);
         let summary = format!(
             "{} {} is listed for this entity: identity match (golden key, score 100)",
             key.kind.replace('_', " "),

@@ -46,7 +46,7 @@ pub fn country_factor(iso2: &str) -> u8 {
 /// Sanctions programmes about terrorism, narcotics, organised crime or cybercrime: criminal
 /// conduct rather than state policy.
 fn is_criminal_program(p: &str) -> bool {
-    let p = p.to_ascii_uppercase();
+    let p = p.as_bytes();
     [
         "SDGT",
         "SDNT",
@@ -64,7 +64,7 @@ fn is_criminal_program(p: &str) -> bool {
         "HAM",
     ]
     .iter()
-    .any(|k| p.contains(k))
+    .any(|k| p.windows(k.len()).any(|w| w.eq_ignore_ascii_case(k.as_bytes())))
 }
 
 /// Criminal/enforcement factor: enforcement listings and crime-related programmes.
@@ -116,6 +116,17 @@ mod tests {
         let f = RiskFactors::of(&e);
         assert_eq!(f, RiskFactors { category: 100, country: 100, criminal: 100 });
         assert_eq!(f.score(RiskWeights::default()), 100);
+    }
+
+    #[test]
+    fn crime_related_programmes_are_found_in_any_case_and_inside_longer_names() {
+        for (program, criminal) in
+            [("sdgt", true), ("[SDNTK]", true), ("Illicit-Drugs-EO14059", true), ("RUSSIA-EO14024", false), ("", false)]
+        {
+            assert_eq!(is_criminal_program(program), criminal, "{program}");
+        }
+        // Non-ASCII text around a keyword does not hide it.
+        assert!(is_criminal_program("Тerrorism / TERR"));
     }
 
     #[test]
