@@ -369,7 +369,16 @@ impl Watchlists {
             }
         }
         let risk = entities.iter().map(RiskFactors::of).collect();
-        Watchlists { lists: metas, entities, by_id, names, documents, wallets, risk, metaphone: DoubleMetaphone::default() }
+        Watchlists {
+            lists: metas,
+            entities,
+            by_id,
+            names,
+            documents,
+            wallets,
+            risk,
+            metaphone: DoubleMetaphone::default(),
+        }
     }
 
     /// Metadata of the loaded lists.
@@ -1014,16 +1023,18 @@ fn combine(w: MatchWeights, name: Option<u8>, dob: Option<u8>, country: Option<u
 }
 
 fn summarize(query: &str, matched: &str, name: u8, dob: Option<u8>, country: Option<u8>, total: u8) -> String {
+    use std::fmt::Write;
     let mut s = format!("`{query}` ~ `{matched}`: name {name}");
-    match dob {
-        Some(d) => s.push_str(&format!(", birth date {d}")),
-        None => s.push_str(", birth date unknown"),
-    }
-    match country {
-        Some(c) => s.push_str(&format!(", country {c}")),
-        None => s.push_str(", country unknown"),
-    }
-    s.push_str(&format!(" => match score {total}"));
+    // Writing to a String cannot fail.
+    let _ = match dob {
+        Some(d) => write!(s, ", birth date {d}"),
+        None => write!(s, ", birth date unknown"),
+    };
+    let _ = match country {
+        Some(c) => write!(s, ", country {c}"),
+        None => write!(s, ", country unknown"),
+    };
+    let _ = write!(s, " => match score {total}");
     s
 }
 

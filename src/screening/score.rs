@@ -104,8 +104,8 @@ impl NameComparison {
         let pairs = alignments[..self.chosen.min(alignments.len())]
             .iter()
             .map(|a| TokenPair {
-                query: joined_text(&members(q, a.q)),
-                listed: joined_text(&members(c, a.c)),
+                query: joined_text(q, a.q),
+                listed: joined_text(c, a.c),
                 similarity: pct(a.sim),
                 how: a.how,
             })
@@ -719,12 +719,16 @@ pub fn compare_names(
     NameComparison { score, q_used, c_used, chosen }
 }
 
-fn members<'t, 'a>(toks: &'t [Tok<'a>], set: u64) -> Vec<&'t Tok<'a>> {
-    toks.iter().enumerate().filter(|(i, _)| set & (1 << i) != 0).map(|(_, t)| t).collect()
-}
-
-fn joined_text(toks: &[&Tok<'_>]) -> String {
-    toks.iter().map(|t| t.text).collect::<Vec<_>>().join(" ")
+/// The texts of the tokens in `set`, space-separated, in one allocation.
+fn joined_text(toks: &[Tok<'_>], set: u64) -> String {
+    let mut out = String::new();
+    for (i, t) in toks.iter().take(64).enumerate().filter(|(i, _)| set & (1 << i) != 0) {
+        if i > set.trailing_zeros() as usize {
+            out.push(' ');
+        }
+        out.push_str(t.text);
+    }
+    out
 }
 
 /// Adds alignments of one token of `a` with two adjacent tokens of `b` written together.

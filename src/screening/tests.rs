@@ -241,6 +241,18 @@ fn explanation_names_the_fields() {
 }
 
 #[test]
+fn explanation_joins_the_tokens_of_a_joined_or_split_name() {
+    let mut e = person("sdn", "7", &["Abdul Rahman SALEH"], None, &[], &[Category::Sanction]);
+    e.add_program("SDGT");
+    let w = Watchlists::build(vec![LoadedList { meta: meta("sdn", 1), entities: vec![e] }]);
+    let s = top(&w, &q("Abdulrahman Saleh"));
+    let e = &s.hits[0].explanation;
+    assert!(e.tokens.iter().any(|t| t.query == "abdulrahman" && t.listed == "abdul rahman"), "{:?}", e.tokens);
+    assert!(e.tokens.iter().any(|t| t.query == "saleh" && t.listed == "saleh"));
+    assert_eq!(e.risk_factors, RiskFactors { category: 100, country: 20, criminal: 100 });
+}
+
+#[test]
 fn bad_queries_are_refused() {
     let w = lists();
     assert_eq!(w.screen(&Query::default(), &Policy::default()).unwrap_err(), QueryError::NothingToScreen);
