@@ -5,7 +5,8 @@
 //! Run: `cargo bench --bench screening` (one core: criterion runs one query at a time).
 //! Besides criterion's medians, the binary prints p50/p99 latency over a fixed query mix (one
 //! pass, and each query's median of three passes) and the resident set size after each index
-//! is built, because criterion reports no tail percentiles. Set `AML_BENCH_SYNTHETIC=N` to change the synthetic size (default 1,000,000).
+//! is built, because criterion reports no tail percentiles. Set `AML_BENCH_SYNTHETIC=N` to
+//! change the synthetic size (default 1,000,000).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -571,11 +571,7 @@ impl Watchlists {
                             }
                             *m |= bit;
                             *a += w;
-                            // Not `f32::max`: evidence is never NaN, and its NaN handling
-                            // costs more than the add.
-                            if *a > best {
-                                best = *a;
-                            }
+                            raise(&mut best, *a);
                         }
                     }
                 }
@@ -590,9 +586,7 @@ impl Watchlists {
                 }
                 *m |= 1 << 31;
                 *a += w;
-                if *a > best {
-                    best = *a;
-                }
+                raise(&mut best, *a);
             };
             for t in toks.iter().filter(|t| t.class == TokenClass::Normal && t.text.len() >= 5) {
                 for n in ix.joined_names(&t.text) {
@@ -608,7 +602,7 @@ impl Watchlists {
                     }
                 }
             }
-            best = best.max(credit_found(ix, acc, kept, touched.iter().copied(), &held));
+            raise(&mut best, credit_found(ix, acc, kept, touched.iter().copied(), &held));
             // Keep names with enough support, best first.
             // Names with little of the query's evidence, or far less than the best-supported
             // name, cannot score as matches: they are not worth the full comparison.
@@ -955,9 +949,7 @@ fn credit_found(
                 if *m & bit == 0 {
                     *m |= bit;
                     *a += w * r.strength;
-                    if *a > best {
-                        best = *a;
-                    }
+                    raise(&mut best, *a);
                 }
             }
         }
@@ -966,6 +958,15 @@ fn credit_found(
         marks[n as usize / 64] = 0;
     }
     best
+}
+
+/// Keeps the best-supported name's evidence as evidence is added. Not `f32::max`: evidence is
+/// never NaN, and the NaN handling cost more than the add in the postings walk.
+#[inline]
+fn raise(best: &mut f32, evidence: f32) {
+    if evidence > *best {
+        *best = evidence;
+    }
 }
 
 fn query_context(subject: Option<SubjectType>) -> NameContext {

@@ -501,10 +501,9 @@ pub fn abjad_similarity(arabic: &[u8], latin: &[u8], latin_letters: u64, floor: 
 /// Every other letter is counted as free. `latin_letters` is the Latin token's [`letter_set`].
 fn arabic_cost_at_least(arabic: &[u8], latin_letters: u64) -> f64 {
     let bit = letter_bit;
-    let raw = latin_letters;
-    let has = |c: u8| raw & bit(c) != 0;
+    let has = |c: u8| latin_letters & bit(c) != 0;
     // The consonants [`latin_units`] may make of these letters.
-    let mut can = raw;
+    let mut can = latin_letters;
     if has(b'c') || has(b'q') || has(b'j') || has(b'g') || has(b'x') {
         can |= bit(b'k');
     }
@@ -721,12 +720,11 @@ pub fn compare_names(
 
 /// The texts of the tokens in `set`, space-separated, in one allocation.
 fn joined_text(toks: &[Tok<'_>], set: u64) -> String {
-    let mut out = String::new();
-    for (i, t) in toks.iter().take(64).enumerate().filter(|(i, _)| set & (1 << i) != 0) {
-        if i > set.trailing_zeros() as usize {
-            out.push(' ');
-        }
+    let (mut out, mut sep) = (String::new(), "");
+    for (_, t) in toks.iter().take(64).enumerate().filter(|(i, _)| set & (1 << i) != 0) {
+        out.push_str(sep);
         out.push_str(t.text);
+        sep = " ";
     }
     out
 }
